@@ -1,0 +1,142 @@
+//! Usage data: when each service (and, with action-level data, each action) was last used.
+//!
+//! Parsers for the three accepted formats live beside this module: [`aardvark`] (Aardvark's
+//! `/api/1/advisors` response), [`gslad`] (IAM's `GetServiceLastAccessedDetails` response) and
+//! [`native`] (repokid's own documented file format). All of them produce [`RoleUsage`].
+
+pub mod aardvark;
+pub mod gslad;
+pub mod native;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+/// Access Advisor timestamps at or before this instant (2015-01-01T12:00:00Z, in ms) are not real:
+/// Repokid's boundary, kept so the same data gives the same answer.
+pub const AA_EPOCH_MS: i64 = 1_420_113_600_000;
+
+/// When something was last used, as the engine judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastAccessed {
+    /// Never used within the tracking period.
+    Never,
+    /// Last used at this instant.
+    At(DateTime<Utc>),
+    /// The source gave a value that is not a plausible time (too old, negative, in the future, or
+    /// unparseable). Treated as *used*: the engine fails closed.
+    Malformed(String),
+}
+
+impl LastAccessed {
+    /// Normalises an epoch value as Repokid does: `0` is never; a value between 2015-01-01 and now
+    /// is taken as milliseconds, else as seconds if it is in that range; anything else (including a
+    /// value in the current second or later) is malformed.
+    pub fn from_epoch(v: i64, now: DateTime<Utc>) -> LastAccessed {
+        let now_s = now.timestamp();
+        if v == 0 {
+            return LastAccessed::Never;
+        }
+        let secs = if v > AA_EPOCH_MS && v < now_s.saturating_mul(1000) {
+            v / 1000
+        } else if v > AA_EPOCH_MS / 1000 && v < now_s {
+            v
+        } else {
+            return LastAccessed::Malformed(v.to_string());
+        };
+        match Utc.timestamp_opt(secs, 0).single() {
+            Some(t) => LastAccessed::At(t),
+            None => LastAccessed::Malformed(v.to_string()),
+        }
+    }
+
+    /// Normalises an RFC 3339 timestamp (as IAM's API and the AWS CLI print them); unparseable,
+    /// pre-2015 or future values are malformed.
+    pub fn from_rfc3339(s: &str, now: DateTime<Utc>) -> LastAccessed {
+        match DateTime::parse_from_rfc3339(s.trim()) {
+            Ok(t) => {
+                let t = t.with_timezone(&Utc);
+                if t.timestamp_millis() <= AA_EPOCH_MS || t >= now {
+                    LastAccessed::Malformed(s.to_string())
+                } else {
+                    LastAccessed::At(t)
+                }
+            }
+            Err(_) => LastAccessed::Malformed(s.to_string()),
+        }
+    }
+}
+
+/// Usage of one service by one role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUsage {
+    /// When any action of the service was last used.
+    pub last_accessed: LastAccessed,
+    /// Action-level data: the actions AWS *tracks* for this service (lowercase action part, e.g.
+    /// `createbucket`), each with when it was last used. `None` when the source had no action-level
+    /// data for the service. An action absent from a `Some` map is not tracked at action level.
+    pub actions: Option<BTreeMap<String, LastAccessed>>,
+}
+
+/// All usage data for one role.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoleUsage {
+    /// When the data was collected (Aardvark's `lastUpdated`, IAM's `JobCompletionDate`). Used for
+    /// the staleness gate; `None` counts as stale.
+    pub collected_at: Option<DateTime<Utc>>,
+    /// Per service, keyed by lowercase service namespace (`s3`).
+    pub services: BTreeMap<String, ServiceUsage>,
+}
+
+/// Usage data for many roles, keyed by role ARN.
+pub type UsageByArn = BTreeMap<String, RoleUsage>;
+
+/// A usage document that could not be read. The message names the place (`roles[…].services.s3`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: {message}")]
+pub struct UsageError {
+    /// Where in the document, e.g. `arn:aws:iam::123456789012:role/x[2].lastAuthenticated`.
+    pub place: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl UsageError {
+    pub(crate) fn new(place: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            place: place.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn repokid_epoch_vectors() {
+        let at = |s| LastAccessed::At(Utc.timestamp_opt(s, 0).unwrap());
+        assert_eq!(LastAccessed::from_epoch(1_545_787_620_000, now()), at(1_545_787_620));
+        assert_eq!(LastAccessed::from_epoch(1_545_787_620, now()), at(1_545_787_620));
+        assert!(matches!(LastAccessed::from_epoch(154_578_762, now()), LastAccessed::Malformed(_)));
+        assert_eq!(LastAccessed::from_epoch(0, now()), LastAccessed::Never);
+        assert!(matches!(LastAccessed::from_epoch(-5, now()), LastAccessed::Malformed(_)));
+        // The future (and the current second) is malformed, hence "used".
+        assert!(matches!(LastAccessed::from_epoch(1_800_000_000_000, now()), LastAccessed::Malformed(_)));
+        assert!(matches!(LastAccessed::from_epoch(1_700_000_000, now()), LastAccessed::Malformed(_)));
+    }
+
+    #[test]
+    fn rfc3339_values() {
+        assert!(matches!(LastAccessed::from_rfc3339("2023-01-02T03:04:05Z", now()), LastAccessed::At(_)));
+        assert!(matches!(LastAccessed::from_rfc3339("2023-01-02T03:04:05+02:00", now()), LastAccessed::At(_)));
+        assert!(matches!(LastAccessed::from_rfc3339("2099-01-01T00:00:00Z", now()), LastAccessed::Malformed(_)));
+        assert!(matches!(LastAccessed::from_rfc3339("yesterday", now()), LastAccessed::Malformed(_)));
+        assert!(matches!(LastAccessed::from_rfc3339("2010-01-01T00:00:00Z", now()), LastAccessed::Malformed(_)));
+    }
+}

@@ -1,0 +1,12 @@
+//! repokid: least privilege for AWS IAM roles, as code in git.
+//!
+//! The crate is layered so the architecture shows in the file tree:
+//!
+//! * [`engine`] — the pure rightsizing engine (catalog, policy model, usage, decisions, rewrite,
+//!   minimization). No I/O: every input is plain data, every output a value.
+//! * [`filters`] — which roles are in scope, configured by `filters.toml` (pure as well).
+//! * [`synth`] — a seeded synthetic organisation, for benchmarks and property tests.
+
+pub mod engine;
+pub mod filters;
+pub mod synth;
