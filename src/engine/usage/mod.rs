@@ -67,6 +67,33 @@ impl LastAccessed {
     }
 }
 
+impl std::fmt::Display for LastAccessed {
+    /// `never`, a date (`2026-11-01`), or `malformed (<raw>)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LastAccessed::Never => f.write_str("never"),
+            LastAccessed::At(t) => write!(f, "{}", t.format("%Y-%m-%d")),
+            LastAccessed::Malformed(raw) => write!(f, "malformed ({raw})"),
+        }
+    }
+}
+
+impl serde::Serialize for LastAccessed {
+    /// `null` for never, an RFC 3339 string for a time, `{"malformed": raw}` otherwise.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LastAccessed::Never => s.serialize_none(),
+            LastAccessed::At(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            LastAccessed::Malformed(raw) => {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("malformed", raw)?;
+                m.end()
+            }
+        }
+    }
+}
+
 /// Usage of one service by one role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceUsage {

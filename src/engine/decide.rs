@@ -1,0 +1,218 @@
+//! Decisions with evidence: for every action a role is granted, whether it can go and why.
+//!
+//! The model is Repokid's, with its defects fixed (reference §14): a service with no usage entry
+//! is kept (W4), the grace period matches exact actions and fails closed when the age is unknown
+//! (W1), NOREPO permissions are never counted as removable (W13), and everything is computed from
+//! the policies given — the recorded state — never from a cache (W3).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::actionset::ActionSet;
+use super::catalog::{ActionId, Catalog};
+use super::grants::Grants;
+use super::history::PermissionAges;
+use super::settings::EngineSettings;
+use super::usage::{LastAccessed, RoleUsage};
+
+/// Why an action is removable or kept. The two `*Unused` variants are the removable ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Reason {
+    /// Removable: no action of the service was used within the usage window.
+    ServiceUnused {
+        /// When the service was last used (`never`, or a date before the window).
+        last_used: LastAccessed,
+    },
+    /// Removable: the service is used, but AWS tracks this action at action level and it was not
+    /// used within the window (only with action-level data and `action_level` on).
+    ActionUnused {
+        /// When the action was last used.
+        last_used: LastAccessed,
+    },
+    /// Kept: used within the window (a malformed or future timestamp counts as used).
+    Used {
+        /// When it was last used.
+        last_used: LastAccessed,
+    },
+    /// Kept: the usage data has no entry for the service, which proves nothing (fail closed).
+    NoUsageEntry,
+    /// Kept: the service is used and AWS does not track this action at action level.
+    NotTrackedAtActionLevel {
+        /// When the service was last used.
+        service_last_used: LastAccessed,
+    },
+    /// Kept: `iam:PassRole` is not an API call, so Access Advisor never shows it used.
+    PassRole,
+    /// Kept: granted too recently for usage data to show its use.
+    GracePeriod {
+        /// Since when it has been granted; `None` when history does not say (fail closed).
+        since: Option<DateTime<Utc>>,
+    },
+    /// Kept: granted by a statement whose Sid starts with `NOREPO`.
+    NoRepo,
+    /// Kept: the catalog does not know this action, so nothing can be said about its use.
+    UnknownAction,
+    /// Kept: removable, but not part of the announced (scheduled) removal.
+    NotAnnounced,
+}
+
+impl Reason {
+    /// Whether the action can be removed.
+    pub fn is_removable(&self) -> bool {
+        matches!(self, Reason::ServiceUnused { .. } | Reason::ActionUnused { .. })
+    }
+
+    /// A short phrase for tables and PR bodies.
+    pub fn summary(&self) -> String {
+        match self {
+            Reason::ServiceUnused { last_used } => format!("service unused (last used {last_used})"),
+            Reason::ActionUnused { last_used } => format!("action unused (last used {last_used})"),
+            Reason::Used { last_used } => format!("used {last_used}"),
+            Reason::NoUsageEntry => "no usage entry for the service (kept)".into(),
+            Reason::NotTrackedAtActionLevel { service_last_used } => {
+                format!("not tracked at action level; service used {service_last_used}")
+            }
+            Reason::PassRole => "iam:PassRole is not tracked by Access Advisor (kept)".into(),
+            Reason::GracePeriod { since: Some(t) } => {
+                format!("grace period: granted since {}", t.format("%Y-%m-%d"))
+            }
+            Reason::GracePeriod { since: None } => "grace period: age unknown (kept)".into(),
+            Reason::NoRepo => "NOREPO statement".into(),
+            Reason::UnknownAction => "unknown action (kept)".into(),
+            Reason::NotAnnounced => "not in the announced removal".into(),
+        }
+    }
+}
+
+/// Decisions for every action a role is granted.
+#[derive(Debug, Clone, Default)]
+pub struct Decisions {
+    /// Catalog actions, in catalog order.
+    pub actions: Vec<(ActionId, Reason)>,
+    /// Entries the catalog does not know, as written.
+    pub unknown: Vec<(String, Reason)>,
+}
+
+impl Decisions {
+    /// The removable catalog actions.
+    pub fn removable(&self, catalog: &Catalog) -> ActionSet {
+        let mut set = catalog.empty_set();
+        for (id, r) in &self.actions {
+            if r.is_removable() {
+                set.insert(*id);
+            }
+        }
+        set
+    }
+
+    /// Number of removable actions.
+    pub fn removable_count(&self) -> usize {
+        self.actions.iter().filter(|(_, r)| r.is_removable()).count()
+    }
+}
+
+/// Everything [`decide`] needs besides the grants.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionContext<'a> {
+    /// The role's usage data.
+    pub usage: &'a RoleUsage,
+    /// Since when each action has been granted.
+    pub ages: &'a PermissionAges,
+    /// When set, only these actions may be removed (a schedule announced earlier).
+    pub announced: Option<&'a ActionSet>,
+    /// The engine settings.
+    pub settings: &'a EngineSettings,
+    /// The current time.
+    pub now: DateTime<Utc>,
+}
+
+/// Decides every granted action.
+pub fn decide(grants: &Grants, ctx: &DecisionContext<'_>, catalog: &Catalog) -> Decisions {
+    let window_start = ctx.now - Duration::days(ctx.settings.usage_window_days);
+    let grace_start = ctx.now - Duration::days(ctx.settings.grace_days);
+    let used = |la: &LastAccessed| match la {
+        LastAccessed::Never => false,
+        LastAccessed::At(t) => *t > window_start,
+        LastAccessed::Malformed(_) => true,
+    };
+    let pass_role = catalog.lookup("iam:passrole");
+
+    let mut out = Decisions {
+        actions: Vec::with_capacity(grants.all.len()),
+        unknown: Vec::new(),
+    };
+    // Actions arrive grouped by service; look each service's usage up once.
+    let mut cached: Option<(u32, Option<&super::usage::ServiceUsage>)> = None;
+    for id in grants.all.iter() {
+        let reason = if grants.norepo.contains(id) {
+            Reason::NoRepo
+        } else if Some(id) == pass_role {
+            Reason::PassRole
+        } else {
+            let service = catalog.service_of(id);
+            let entry = match cached {
+                Some((start, e)) if start == service.actions.start => e,
+                _ => {
+                    let e = ctx.usage.services.get(&service.prefix);
+                    cached = Some((service.actions.start, e));
+                    e
+                }
+            };
+            let by_usage = match entry {
+                None => Reason::NoUsageEntry,
+                Some(su) if !used(&su.last_accessed) => Reason::ServiceUnused {
+                    last_used: su.last_accessed.clone(),
+                },
+                Some(su) => match (&su.actions, ctx.settings.action_level) {
+                    (Some(tracked), true) => {
+                        let action = &catalog.lower_name(id)[service.prefix.len() + 1..];
+                        match tracked.get(action) {
+                            Some(la) if used(la) => Reason::Used { last_used: la.clone() },
+                            Some(la) => Reason::ActionUnused { last_used: la.clone() },
+                            None => Reason::NotTrackedAtActionLevel {
+                                service_last_used: su.last_accessed.clone(),
+                            },
+                        }
+                    }
+                    _ => Reason::Used {
+                        last_used: su.last_accessed.clone(),
+                    },
+                },
+            };
+            if by_usage.is_removable() {
+                gate(by_usage, id, catalog.lower_name(id), ctx, grace_start)
+            } else {
+                by_usage
+            }
+        };
+        out.actions.push((id, reason));
+    }
+    for (lower, (written, norepo)) in &grants.unknown {
+        let _ = lower;
+        let reason = if *norepo { Reason::NoRepo } else { Reason::UnknownAction };
+        out.unknown.push((written.clone(), reason));
+    }
+    out
+}
+
+/// The checks that can still keep a removable action: the grace period, then the announcement.
+fn gate(
+    removable: Reason,
+    id: ActionId,
+    lower_name: &str,
+    ctx: &DecisionContext<'_>,
+    grace_start: DateTime<Utc>,
+) -> Reason {
+    if ctx.settings.grace_days > 0 {
+        match ctx.ages.since(lower_name) {
+            None => return Reason::GracePeriod { since: None },
+            Some(t) if t > grace_start => return Reason::GracePeriod { since: Some(t) },
+            Some(_) => {}
+        }
+    }
+    if ctx.announced.is_some_and(|a| !a.contains(id)) {
+        return Reason::NotAnnounced;
+    }
+    removable
+}

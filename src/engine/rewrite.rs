@@ -1,0 +1,291 @@
+//! The rewrite: remove decided actions from a role's inline policies with the smallest edit.
+//!
+//! * A statement that loses nothing is left exactly as written (Deny and NOREPO statements are
+//!   never touched at all).
+//! * In a statement that loses actions, every entry that loses nothing stays as written (an exact
+//!   name is put in canonical case); an entry that loses something is replaced by what remains of
+//!   it, as canonical names. Sid, Effect, Resource, Condition and unknown keys are kept.
+//!   `NotAction` becomes an explicit `Action` list, in place.
+//! * Statements left with no action are dropped, and policies left with no statement are deleted;
+//!   both are reported.
+//! * Only if the result is over the size limit are the replaced lists minimized into exact
+//!   wildcards ([`super::minimize`]), largest savings first: word-boundary cuts, then any cut. If
+//!   even that does not fit, the rewrite is refused with the figure.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::actionset::ActionSet;
+use super::catalog::{ActionId, Catalog, Expansion};
+use super::glob::has_wildcard;
+use super::grants::Grants;
+use super::minimize::{CoverOptions, CutMode, cover};
+use super::policy::{ActionKind, PolicyMap, inline_size};
+use super::settings::EngineSettings;
+
+/// A statement, by policy and position (and Sid, to help a reader find it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementRef {
+    /// Policy name.
+    pub policy: String,
+    /// 0-based index in the original policy.
+    pub index: usize,
+    /// The statement's Sid, if it has one.
+    pub sid: Option<String>,
+}
+
+/// The rewritten policies and what changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rewrite {
+    /// The remaining policies (untouched ones included).
+    pub policies: PolicyMap,
+    /// Statements whose actions changed.
+    pub changed_statements: Vec<StatementRef>,
+    /// Statements dropped because no action remained.
+    pub removed_statements: Vec<StatementRef>,
+    /// Policies deleted because no statement remained.
+    pub removed_policies: Vec<String>,
+    /// The cut mode minimization needed, if it was needed.
+    pub minimized: Option<CutMode>,
+    /// Inline size before (IAM's rule).
+    pub size_before: usize,
+    /// Inline size after.
+    pub size_after: usize,
+}
+
+/// The rewrite would not fit IAM's size limit even minimized.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error(
+    "the rewritten inline policies would be {size} characters, over IAM's {limit}-character limit by {over} even after exact minimization"
+)]
+pub struct OverSizeLimit {
+    /// Smallest size reached.
+    pub size: usize,
+    /// The limit.
+    pub limit: usize,
+    /// `size - limit`.
+    pub over: usize,
+}
+
+/// One service's share of a changed statement's replaced actions.
+struct Group {
+    targets: ActionSet,
+    patterns: Vec<String>,
+}
+
+struct Pending {
+    policy: String,
+    index: usize,
+    kept: Vec<String>,
+    wanted: ActionSet,
+    /// Actions the original statement granted by a wildcard or `NotAction`.
+    wildcarded: ActionSet,
+    groups: Vec<Group>,
+}
+
+impl Pending {
+    fn actions(&self) -> Vec<String> {
+        let mut out = self.kept.clone();
+        for g in &self.groups {
+            out.extend(g.patterns.iter().cloned());
+        }
+        out
+    }
+}
+
+/// Removes `remove` from the policies' rewritable statements.
+pub fn rewrite(
+    policies: &PolicyMap,
+    grants: &Grants,
+    remove: &ActionSet,
+    catalog: &Catalog,
+    settings: &EngineSettings,
+) -> Result<Rewrite, OverSizeLimit> {
+    let size_before = inline_size(policies);
+    let mut pending: Vec<Pending> = Vec::new();
+    for g in &grants.statements {
+        if !g.rewritable || !g.granted.intersects(remove) {
+            continue;
+        }
+        let Some(st) = policies.get(&g.policy).and_then(|d| d.statements().get(g.index)) else {
+            continue;
+        };
+        let mut wanted = g.granted.clone();
+        wanted.difference_with(remove);
+        let mut kept = Vec::new();
+        let mut seen = HashSet::new();
+        let mut explicit = catalog.empty_set();
+        let mut wildcarded = catalog.empty_set();
+        if st.kind() == ActionKind::NotAction {
+            explicit = wanted.clone();
+            wildcarded = g.granted.clone();
+        } else {
+            for (entry, exp) in st.entries().iter().zip(&g.entries) {
+                if let Expansion::Known(set) = exp {
+                    if has_wildcard(entry) {
+                        wildcarded.union_with(set);
+                    }
+                }
+            }
+            let mut kept_union = catalog.empty_set();
+            for (entry, exp) in st.entries().iter().zip(&g.entries) {
+                match exp {
+                    Expansion::Known(set) if set.intersects(remove) => explicit.union_with(set),
+                    Expansion::Known(set) => {
+                        kept_union.union_with(set);
+                        let written = match catalog.lookup(entry) {
+                            Some(id) if !has_wildcard(entry) => catalog.name(id).to_string(),
+                            _ => entry.clone(),
+                        };
+                        if seen.insert(written.to_ascii_lowercase()) {
+                            kept.push(written);
+                        }
+                    }
+                    Expansion::Unknown => {
+                        if seen.insert(entry.to_ascii_lowercase()) {
+                            kept.push(entry.clone());
+                        }
+                    }
+                }
+            }
+            explicit.difference_with(remove);
+            explicit.difference_with(&kept_union);
+        }
+        pending.push(Pending {
+            policy: g.policy.clone(),
+            index: g.index,
+            kept,
+            wanted,
+            wildcarded,
+            groups: split_by_service(catalog, &explicit),
+        });
+    }
+
+    let mut out = assemble(policies, &pending);
+    let mut minimized = None;
+    let limit = settings.size_limit;
+    for mode in [CutMode::WordBoundary, CutMode::AnyCharacter] {
+        if inline_size(&out.policies) <= limit {
+            break;
+        }
+        let size = inline_size(&out.policies);
+        minimize_greedily(catalog, &mut pending, size, limit, mode, settings.minimize_permissions_management);
+        out = assemble(policies, &pending);
+        minimized = Some(mode);
+    }
+    let size_after = inline_size(&out.policies);
+    if size_after > limit {
+        return Err(OverSizeLimit {
+            size: size_after,
+            limit,
+            over: size_after - limit,
+        });
+    }
+    Ok(Rewrite {
+        minimized,
+        size_before,
+        size_after,
+        ..out
+    })
+}
+
+fn split_by_service(catalog: &Catalog, ids: &ActionSet) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut current_end: ActionId = 0;
+    for id in ids.iter() {
+        if groups.is_empty() || id >= current_end {
+            current_end = catalog.service_of(id).actions.end;
+            groups.push(Group {
+                targets: catalog.empty_set(),
+                patterns: Vec::new(),
+            });
+        }
+        if let Some(g) = groups.last_mut() {
+            g.targets.insert(id);
+            g.patterns.push(catalog.name(id).to_string());
+        }
+    }
+    groups
+}
+
+/// What a list of entries costs in a compact JSON array: quotes and a comma each.
+fn cost(patterns: &[String]) -> usize {
+    patterns.iter().map(|p| p.len() + 3).sum()
+}
+
+fn minimize_greedily(
+    catalog: &Catalog,
+    pending: &mut [Pending],
+    mut size: usize,
+    limit: usize,
+    mode: CutMode,
+    allow_permissions_management: bool,
+) {
+    let mut candidates: Vec<(usize, usize, usize, Vec<String>)> = Vec::new();
+    for (pi, p) in pending.iter().enumerate() {
+        let opts = CoverOptions {
+            mode,
+            allow_permissions_management,
+            pm_already_wildcarded: Some(&p.wildcarded),
+        };
+        for (gi, g) in p.groups.iter().enumerate() {
+            let patterns = cover(catalog, &p.wanted, &g.targets, opts);
+            let (old, new) = (cost(&g.patterns), cost(&patterns));
+            if new < old {
+                candidates.push((old - new, pi, gi, patterns));
+            }
+        }
+    }
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    for (saving, pi, gi, patterns) in candidates {
+        if size <= limit {
+            break;
+        }
+        pending[pi].groups[gi].patterns = patterns;
+        size = size.saturating_sub(saving);
+    }
+}
+
+fn assemble(policies: &PolicyMap, pending: &[Pending]) -> Rewrite {
+    let mut out = Rewrite {
+        policies: PolicyMap::new(),
+        changed_statements: Vec::new(),
+        removed_statements: Vec::new(),
+        removed_policies: Vec::new(),
+        minimized: None,
+        size_before: 0,
+        size_after: 0,
+    };
+    for (name, doc) in policies {
+        let mut statements = Vec::with_capacity(doc.statements().len());
+        let mut changed = false;
+        for (index, st) in doc.statements().iter().enumerate() {
+            let Some(p) = pending.iter().find(|p| p.policy == *name && p.index == index) else {
+                statements.push(st.clone());
+                continue;
+            };
+            changed = true;
+            let r = StatementRef {
+                policy: name.clone(),
+                index,
+                sid: st.sid().map(str::to_string),
+            };
+            let actions = p.actions();
+            if actions.is_empty() {
+                out.removed_statements.push(r);
+            } else {
+                statements.push(st.with_actions(actions));
+                out.changed_statements.push(r);
+            }
+        }
+        if !changed {
+            out.policies.insert(name.clone(), doc.clone());
+        } else if statements.is_empty() {
+            out.removed_policies.push(name.clone());
+        } else {
+            out.policies.insert(name.clone(), doc.with_statements(statements));
+        }
+    }
+    out
+}
