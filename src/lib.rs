@@ -5,8 +5,10 @@
 //! * [`engine`] — the pure rightsizing engine (catalog, policy model, usage, decisions, rewrite,
 //!   minimization). No I/O: every input is plain data, every output a value.
 //! * [`filters`] — which roles are in scope, configured by `filters.toml` (pure as well).
+//! * [`cli`] — the `repokid` command line, a thin layer over the above.
 //! * [`synth`] — a seeded synthetic organisation, for benchmarks and property tests.
 
+pub mod cli;
 pub mod engine;
 pub mod filters;
 pub mod synth;

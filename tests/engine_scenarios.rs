@@ -56,12 +56,20 @@ const UNUSED_EC2: &str = r#"{
 }"#;
 
 fn old_role(policies: &str) -> Role {
-    let mut role = Role::new("123456789012", "unused_ec2", parse_policy_map("fixture", policies).unwrap());
+    let mut role = Role::new(
+        "123456789012",
+        "unused_ec2",
+        parse_policy_map("fixture", policies).unwrap(),
+    );
     role.create_date = Some(Utc.with_ymd_and_hms(2017, 1, 31, 0, 0, 0).unwrap());
     role
 }
 
-fn plan(role: &Role, usage: Option<&RoleUsage>, ages: &PermissionAges) -> repokid::engine::RolePlan {
+fn plan(
+    role: &Role,
+    usage: Option<&RoleUsage>,
+    ages: &PermissionAges,
+) -> repokid::engine::RolePlan {
     let input = PlanInput {
         role,
         usage,
@@ -69,7 +77,12 @@ fn plan(role: &Role, usage: Option<&RoleUsage>, ages: &PermissionAges) -> repoki
         filter_hits: &[],
         announced: None,
     };
-    plan_role(&input, &EngineSettings::default(), Catalog::embedded(), now())
+    plan_role(
+        &input,
+        &EngineSettings::default(),
+        Catalog::embedded(),
+        now(),
+    )
 }
 
 /// §5.15: `ec2` never used, `iam` used yesterday, permissions long granted → ec2_perms deleted,
@@ -78,7 +91,11 @@ fn plan(role: &Role, usage: Option<&RoleUsage>, ages: &PermissionAges) -> repoki
 fn repokid_5_15_unused_ec2_policy_is_deleted() {
     let role = old_role(UNUSED_EC2);
     let u = usage(&[("iam", days_ago(1)), ("ec2", LastAccessed::Never)]);
-    let p = plan(&role, Some(&u), &PermissionAges::Uniform(now() - Duration::days(400)));
+    let p = plan(
+        &role,
+        Some(&u),
+        &PermissionAges::Uniform(now() - Duration::days(400)),
+    );
     assert!(p.eligible(), "{:?}", p.ineligible);
     let c = Catalog::embedded();
     let removed: Vec<&str> = p
@@ -103,12 +120,13 @@ fn first_sighting_keeps_everything_fixes_w1() {
     let u = usage(&[("iam", days_ago(1)), ("ec2", LastAccessed::Never)]);
     let p = plan(&role, Some(&u), &PermissionAges::Unknown);
     assert_eq!(p.ineligible, [Ineligible::NothingToRemove]);
-    assert!(p
-        .decisions
-        .actions
-        .iter()
-        .filter(|(id, _)| Catalog::embedded().name(*id).starts_with("ec2:"))
-        .all(|(_, r)| *r == Reason::GracePeriod { since: None }));
+    assert!(
+        p.decisions
+            .actions
+            .iter()
+            .filter(|(id, _)| Catalog::embedded().name(*id).starts_with("ec2:"))
+            .all(|(_, r)| *r == Reason::GracePeriod { since: None })
+    );
 }
 
 /// W1: an exact permission added 3 days ago is protected; one added 30 days ago is not.
@@ -122,8 +140,16 @@ fn grace_period_matches_exact_actions_fixes_w1() {
     };
     let p = plan(&role, Some(&u), &ages);
     let c = Catalog::embedded();
-    let reasons: BTreeMap<&str, &Reason> = p.decisions.actions.iter().map(|(id, r)| (c.name(*id), r)).collect();
-    assert!(matches!(reasons["ec2:AllocateHosts"], Reason::GracePeriod { since: Some(_) }));
+    let reasons: BTreeMap<&str, &Reason> = p
+        .decisions
+        .actions
+        .iter()
+        .map(|(id, r)| (c.name(*id), r))
+        .collect();
+    assert!(matches!(
+        reasons["ec2:AllocateHosts"],
+        Reason::GracePeriod { since: Some(_) }
+    ));
     assert!(reasons["ec2:AssociateAddress"].is_removable());
     let rw = p.rewrite.unwrap();
     let text = to_canonical_json(&rw.policies);
@@ -135,9 +161,18 @@ fn grace_period_matches_exact_actions_fixes_w1() {
 fn missing_usage_entry_keeps_the_service_fixes_w4() {
     let role = old_role(UNUSED_EC2);
     let u = usage(&[("iam", days_ago(1))]);
-    let p = plan(&role, Some(&u), &PermissionAges::Uniform(now() - Duration::days(400)));
+    let p = plan(
+        &role,
+        Some(&u),
+        &PermissionAges::Uniform(now() - Duration::days(400)),
+    );
     assert_eq!(p.ineligible, [Ineligible::NothingToRemove]);
-    assert!(p.decisions.actions.iter().any(|(_, r)| *r == Reason::NoUsageEntry));
+    assert!(
+        p.decisions
+            .actions
+            .iter()
+            .any(|(_, r)| *r == Reason::NoUsageEntry)
+    );
 }
 
 /// §5.3: a malformed or future timestamp counts as used.
@@ -148,7 +183,11 @@ fn malformed_timestamp_counts_as_used() {
         ("iam", days_ago(1)),
         ("ec2", LastAccessed::from_epoch(154_578_762, now())),
     ]);
-    let p = plan(&role, Some(&u), &PermissionAges::Uniform(now() - Duration::days(400)));
+    let p = plan(
+        &role,
+        Some(&u),
+        &PermissionAges::Uniform(now() - Duration::days(400)),
+    );
     assert_eq!(p.ineligible, [Ineligible::NothingToRemove]);
 }
 
@@ -158,7 +197,10 @@ fn usage_window_boundaries() {
     let role = old_role(UNUSED_EC2);
     let ages = PermissionAges::Uniform(now() - Duration::days(400));
     let u = usage(&[("iam", days_ago(1)), ("ec2", days_ago(89))]);
-    assert_eq!(plan(&role, Some(&u), &ages).ineligible, [Ineligible::NothingToRemove]);
+    assert_eq!(
+        plan(&role, Some(&u), &ages).ineligible,
+        [Ineligible::NothingToRemove]
+    );
     let u = usage(&[("iam", days_ago(1)), ("ec2", days_ago(91))]);
     assert!(plan(&role, Some(&u), &ages).eligible());
 }
@@ -192,8 +234,14 @@ fn repokid_13_1_eligibility_reasons() {
         now(),
     );
     assert!(matches!(&filtered.ineligible[..], [Ineligible::Filtered { hits }] if hits.len() == 2));
-    assert_eq!(plan(&role, None, &ages).ineligible, [Ineligible::NoUsageData]);
-    assert_eq!(plan(&role, Some(&RoleUsage::default()), &ages).ineligible, [Ineligible::NoUsageData]);
+    assert_eq!(
+        plan(&role, None, &ages).ineligible,
+        [Ineligible::NoUsageData]
+    );
+    assert_eq!(
+        plan(&role, Some(&RoleUsage::default()), &ages).ineligible,
+        [Ineligible::NoUsageData]
+    );
     // Fresh at 1 day, stale at 14 days (threshold 5).
     let mut fresh = u.clone();
     fresh.collected_at = Some(now() - Duration::days(1));
@@ -202,12 +250,18 @@ fn repokid_13_1_eligibility_reasons() {
     stale.collected_at = Some(now() - Duration::days(14));
     assert!(matches!(
         &plan(&role, Some(&stale), &ages).ineligible[..],
-        [Ineligible::StaleUsageData { max_age_days: 5, .. }]
+        [Ineligible::StaleUsageData {
+            max_age_days: 5,
+            ..
+        }]
     ));
     stale.collected_at = None;
     assert!(matches!(
         &plan(&role, Some(&stale), &ages).ineligible[..],
-        [Ineligible::StaleUsageData { collected_at: None, .. }]
+        [Ineligible::StaleUsageData {
+            collected_at: None,
+            ..
+        }]
     ));
 }
 
@@ -224,8 +278,22 @@ fn repokid_5_9_rewrite_keeps_author_order_and_canonical_case() {
         }"#,
     )
     .unwrap();
-    let remove = set(c, &["iam:addroletoinstanceprofile", "iam:attachrolepolicy", "s3:createbucket"]);
-    let rw = rewrite(&policies, &analyze(&policies, c), &remove, c, &EngineSettings::default()).unwrap();
+    let remove = set(
+        c,
+        &[
+            "iam:addroletoinstanceprofile",
+            "iam:attachrolepolicy",
+            "s3:createbucket",
+        ],
+    );
+    let rw = rewrite(
+        &policies,
+        &analyze(&policies, c),
+        &remove,
+        c,
+        &EngineSettings::default(),
+    )
+    .unwrap();
     assert_eq!(rw.removed_policies, ["iam_perms"]);
     assert_eq!(
         serde_json::to_string(&rw.policies["s3_perms"].to_value()).unwrap(),
@@ -257,13 +325,29 @@ fn repokid_13_7_v2_rewrite_deletes_empty_policies() {
     )
     .unwrap();
     let remove = set(c, &["ec2:*", "sqs:sendmessage"]);
-    let rw = rewrite(&policies, &analyze(&policies, c), &remove, c, &EngineSettings::default()).unwrap();
+    let rw = rewrite(
+        &policies,
+        &analyze(&policies, c),
+        &remove,
+        c,
+        &EngineSettings::default(),
+    )
+    .unwrap();
     assert_eq!(rw.removed_policies, ["full_repo_policy"]);
     let partial = &rw.policies["partial_repo_policy"];
-    assert_eq!(partial.statements()[0].entries(), ["sqs:GetMessage", "sqs:Change*"]);
+    assert_eq!(
+        partial.statements()[0].entries(),
+        ["sqs:GetMessage", "sqs:Change*"]
+    );
     assert_eq!(partial.statements()[0].sid(), Some("test-sid"));
-    assert_eq!(partial.statements()[1], policies["partial_repo_policy"].statements()[1]);
-    assert_eq!(partial.statements()[2], policies["partial_repo_policy"].statements()[2]);
+    assert_eq!(
+        partial.statements()[1],
+        policies["partial_repo_policy"].statements()[1]
+    );
+    assert_eq!(
+        partial.statements()[2],
+        policies["partial_repo_policy"].statements()[2]
+    );
     assert_eq!(rw.policies["no_repo_policy"], policies["no_repo_policy"]);
 }
 
@@ -277,17 +361,32 @@ fn norepo_permissions_are_not_counted_fixes_w13() {
         ]}}"#,
     );
     let u = usage(&[("iam", days_ago(1)), ("ec2", LastAccessed::Never)]);
-    let p = plan(&role, Some(&u), &PermissionAges::Uniform(now() - Duration::days(400)));
+    let p = plan(
+        &role,
+        Some(&u),
+        &PermissionAges::Uniform(now() - Duration::days(400)),
+    );
     assert_eq!(p.decisions.removable_count(), 0);
-    assert!(p.decisions.actions.iter().any(|(_, r)| *r == Reason::NoRepo));
+    assert!(
+        p.decisions
+            .actions
+            .iter()
+            .any(|(_, r)| *r == Reason::NoRepo)
+    );
 }
 
 /// §5.4: `iam:PassRole` is never removed on Access Advisor evidence.
 #[test]
 fn pass_role_is_kept() {
-    let role = old_role(r#"{"p": {"Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "iam:CreateRole"], "Resource": "*"}]}}"#);
+    let role = old_role(
+        r#"{"p": {"Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "iam:CreateRole"], "Resource": "*"}]}}"#,
+    );
     let u = usage(&[("iam", LastAccessed::Never)]);
-    let p = plan(&role, Some(&u), &PermissionAges::Uniform(now() - Duration::days(400)));
+    let p = plan(
+        &role,
+        Some(&u),
+        &PermissionAges::Uniform(now() - Duration::days(400)),
+    );
     let rw = p.rewrite.unwrap();
     assert_eq!(rw.policies["p"].statements()[0].entries(), ["iam:PassRole"]);
 }
@@ -295,19 +394,33 @@ fn pass_role_is_kept() {
 /// Unknown actions are kept and reported, never judged unused.
 #[test]
 fn unknown_actions_are_kept() {
-    let role = old_role(r#"{"p": {"Statement": [{"Effect": "Allow", "Action": ["ec2:NotARealAction", "ec2:AllocateHosts"], "Resource": "*"}]}}"#);
+    let role = old_role(
+        r#"{"p": {"Statement": [{"Effect": "Allow", "Action": ["ec2:NotARealAction", "ec2:AllocateHosts"], "Resource": "*"}]}}"#,
+    );
     let u = usage(&[("ec2", LastAccessed::Never)]);
-    let p = plan(&role, Some(&u), &PermissionAges::Uniform(now() - Duration::days(400)));
-    assert_eq!(p.decisions.unknown, [("ec2:NotARealAction".to_string(), Reason::UnknownAction)]);
+    let p = plan(
+        &role,
+        Some(&u),
+        &PermissionAges::Uniform(now() - Duration::days(400)),
+    );
+    assert_eq!(
+        p.decisions.unknown,
+        [("ec2:NotARealAction".to_string(), Reason::UnknownAction)]
+    );
     let rw = p.rewrite.unwrap();
-    assert_eq!(rw.policies["p"].statements()[0].entries(), ["ec2:NotARealAction"]);
+    assert_eq!(
+        rw.policies["p"].statements()[0].entries(),
+        ["ec2:NotARealAction"]
+    );
 }
 
 /// Action-level data: an unused tracked action of a used service goes only when enabled; an
 /// untracked action is kept.
 #[test]
 fn action_level_decisions() {
-    let role = old_role(r#"{"p": {"Statement": [{"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:DeleteBucket", "s3:GetObject"], "Resource": "*"}]}}"#);
+    let role = old_role(
+        r#"{"p": {"Statement": [{"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:DeleteBucket", "s3:GetObject"], "Resource": "*"}]}}"#,
+    );
     let mut u = usage(&[("s3", days_ago(2))]);
     u.services.get_mut("s3").unwrap().actions = Some(
         [
@@ -336,10 +449,21 @@ fn action_level_decisions() {
         now(),
     );
     let c = Catalog::embedded();
-    let reasons: BTreeMap<&str, &Reason> = on.decisions.actions.iter().map(|(id, r)| (c.name(*id), r)).collect();
-    assert!(matches!(reasons["s3:DeleteBucket"], Reason::ActionUnused { .. }));
+    let reasons: BTreeMap<&str, &Reason> = on
+        .decisions
+        .actions
+        .iter()
+        .map(|(id, r)| (c.name(*id), r))
+        .collect();
+    assert!(matches!(
+        reasons["s3:DeleteBucket"],
+        Reason::ActionUnused { .. }
+    ));
     assert!(matches!(reasons["s3:CreateBucket"], Reason::Used { .. }));
-    assert!(matches!(reasons["s3:GetObject"], Reason::NotTrackedAtActionLevel { .. }));
+    assert!(matches!(
+        reasons["s3:GetObject"],
+        Reason::NotTrackedAtActionLevel { .. }
+    ));
     assert_eq!(
         on.rewrite.unwrap().policies["p"].statements()[0].entries(),
         ["s3:CreateBucket", "s3:GetObject"]
@@ -367,7 +491,12 @@ fn announced_set_limits_removals() {
         now(),
     );
     assert_eq!(p.decisions.removable_count(), 1);
-    assert!(p.decisions.actions.iter().any(|(_, r)| *r == Reason::NotAnnounced));
+    assert!(
+        p.decisions
+            .actions
+            .iter()
+            .any(|(_, r)| *r == Reason::NotAnnounced)
+    );
 }
 
 /// Allow + NotAction becomes an explicit list only when something is removed; over the size limit
@@ -384,7 +513,14 @@ fn not_action_is_narrowed_and_minimized() {
     let u = usage(&[("ec2", LastAccessed::Never), ("s3", days_ago(3))]);
     let ages = PermissionAges::Uniform(now() - Duration::days(400));
     let p = plan(&role, Some(&u), &ages);
-    assert!(p.eligible(), "{:?}", p.ineligible.iter().map(Ineligible::summary).collect::<Vec<_>>());
+    assert!(
+        p.eligible(),
+        "{:?}",
+        p.ineligible
+            .iter()
+            .map(Ineligible::summary)
+            .collect::<Vec<_>>()
+    );
     let rw = p.rewrite.unwrap();
     assert!(rw.minimized.is_some());
     assert!(rw.size_after <= 10_240);
@@ -401,7 +537,10 @@ fn not_action_is_narrowed_and_minimized() {
         }
     }
     assert_eq!(got, expected);
-    assert_eq!(rw.policies["broad"].statements()[1], role.policies["broad"].statements()[1]);
+    assert_eq!(
+        rw.policies["broad"].statements()[1],
+        role.policies["broad"].statements()[1]
+    );
 }
 
 /// A rewrite that cannot fit even minimized is refused with the figure.
@@ -419,7 +558,14 @@ fn over_size_limit_is_refused_with_the_figure() {
             .enumerate()
             .map(|(i, id)| {
                 let name = c.lower_name(id)["ec2:".len()..].to_string();
-                (name, if i % 2 == 0 { LastAccessed::Never } else { days_ago(1) })
+                (
+                    name,
+                    if i % 2 == 0 {
+                        LastAccessed::Never
+                    } else {
+                        days_ago(1)
+                    },
+                )
             })
             .collect(),
     );
@@ -443,7 +589,10 @@ fn over_size_limit_is_refused_with_the_figure() {
     match &p.ineligible[..] {
         [Ineligible::OverSizeLimit(e)] => {
             assert_eq!(e.over, e.size - 10_240);
-            assert!(e.to_string().contains("over IAM's 10240-character limit by"));
+            assert!(
+                e.to_string()
+                    .contains("over IAM's 10240-character limit by")
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -6,9 +6,35 @@
 use super::catalog::ActionId;
 
 /// A set of catalog actions (by [`ActionId`]) as a fixed-size bitset.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Default)]
 pub struct ActionSet {
     words: Vec<u64>,
+}
+
+impl ActionSet {
+    /// The words without trailing zero words, so sets of different capacity compare equal.
+    fn significant(&self) -> &[u64] {
+        let n = self
+            .words
+            .iter()
+            .rposition(|w| *w != 0)
+            .map_or(0, |i| i + 1);
+        &self.words[..n]
+    }
+}
+
+impl PartialEq for ActionSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.significant() == other.significant()
+    }
+}
+
+impl Eq for ActionSet {}
+
+impl std::hash::Hash for ActionSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.significant().hash(state);
+    }
 }
 
 impl std::fmt::Debug for ActionSet {
@@ -164,5 +190,8 @@ mod tests {
         let full = ActionSet::full(70);
         assert_eq!(full.len(), 70);
         assert!(full.contains(69) && !full.contains(70));
+        let mut wide = ActionSet::with_capacity(1000);
+        wide.insert(3);
+        assert_eq!(wide, [3].into_iter().collect::<ActionSet>());
     }
 }

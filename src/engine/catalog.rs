@@ -180,9 +180,15 @@ impl Catalog {
             }
             let mut fields = line.split('\t');
             let name = fields.next().unwrap_or_default();
-            let level = fields.next().and_then(AccessLevel::from_code).ok_or_else(|| {
-                err(n, format!("{name}: expected an access level L, R, W, T or P"))
-            })?;
+            let level = fields
+                .next()
+                .and_then(AccessLevel::from_code)
+                .ok_or_else(|| {
+                    err(
+                        n,
+                        format!("{name}: expected an access level L, R, W, T or P"),
+                    )
+                })?;
             let svc_index = services.len().wrapping_sub(1) as u32;
             let Some(svc) = services.last_mut() else {
                 return Err(err(n, "action before any `@service` line".into()));
@@ -283,7 +289,9 @@ impl Catalog {
     /// Looks up an exact action name, case-insensitively.
     pub fn lookup(&self, name: &str) -> Option<ActionId> {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_lower.get(name.to_ascii_lowercase().as_str()).copied()
+            self.by_lower
+                .get(name.to_ascii_lowercase().as_str())
+                .copied()
         } else {
             self.by_lower.get(name).copied()
         }
@@ -337,13 +345,15 @@ impl Catalog {
                 let Some(service) = self.service(svc) else {
                     return set;
                 };
-                let star_only_at_end = action.ends_with('*') && !has_wildcard(&action[..action.len() - 1]);
+                let star_only_at_end =
+                    action.ends_with('*') && !has_wildcard(&action[..action.len() - 1]);
                 if star_only_at_end {
                     let r = self.prefix_range(service, &action[..action.len() - 1]);
                     set.insert_range(r.start, r.end);
                 } else {
                     for id in service.actions.clone() {
-                        if glob_match(lower.as_bytes(), self.actions[id as usize].lower.as_bytes()) {
+                        if glob_match(lower.as_bytes(), self.actions[id as usize].lower.as_bytes())
+                        {
                             set.insert(id);
                         }
                     }
@@ -397,7 +407,10 @@ mod tests {
         assert!(set.contains(&"cloudformation:DescribeStackSet".to_string()));
         assert!(set.contains(&"cloudformation:DescribeStacks".to_string()));
         assert!(set.contains(&"cloudformation:DescribeStackSetOperation".to_string()));
-        assert_eq!(names(c, "CLOUDFORMATION:DESCRIBESTACKS"), vec!["cloudformation:DescribeStacks"]);
+        assert_eq!(
+            names(c, "CLOUDFORMATION:DESCRIBESTACKS"),
+            vec!["cloudformation:DescribeStacks"]
+        );
     }
 
     #[test]
@@ -418,7 +431,10 @@ mod tests {
             vec!["vpc-lattice:AssociateViaAWSService-EventsAndStates"]
         );
         assert_eq!(names(c, "vpc-lattice:AssociateViaAWSService*").len(), 2);
-        assert_eq!(names(c, "vpc-lattice:AssociateViaAWSService?EventsAndStates").len(), 1);
+        assert_eq!(
+            names(c, "vpc-lattice:AssociateViaAWSService?EventsAndStates").len(),
+            1
+        );
     }
 
     #[test]
@@ -429,8 +445,16 @@ mod tests {
         assert!(ec2ish.iter().any(|n| n.starts_with("ec2:Describe")));
         let ec2_all = names(c, "ec2*:*");
         assert!(ec2_all.iter().any(|n| n.starts_with("ec2messages:")));
-        assert!(ec2_all.iter().any(|n| n.starts_with("ec2-instance-connect:")));
-        assert!(ec2ish.iter().all(|n| n.starts_with("ec2") && n.contains(":Describe")));
+        assert!(
+            ec2_all
+                .iter()
+                .any(|n| n.starts_with("ec2-instance-connect:"))
+        );
+        assert!(
+            ec2ish
+                .iter()
+                .all(|n| n.starts_with("ec2") && n.contains(":Describe"))
+        );
         // Prefixes that prefix other prefixes stay apart when the service is literal.
         assert!(names(c, "ec2:*").iter().all(|n| n.starts_with("ec2:")));
         assert!(names(c, "acm:*").iter().all(|n| n.starts_with("acm:")));
@@ -458,7 +482,8 @@ mod tests {
         let e = Catalog::parse("# iam-catalog v1\n@s3\tS3\ns3:Get\tQ\n").unwrap_err();
         assert_eq!(e.line, 3);
         assert!(Catalog::parse("# iam-catalog v1\n@s3\tS3\ns3:b\tR\ns3:a\tR\n").is_err());
-        let ok = Catalog::parse("# iam-catalog v1\tsource=test\n@s3\tS3\ns3:A\tR\ns3:B\tW\n").unwrap();
+        let ok =
+            Catalog::parse("# iam-catalog v1\tsource=test\n@s3\tS3\ns3:A\tR\ns3:B\tW\n").unwrap();
         assert_eq!(ok.len(), 2);
         assert_eq!(ok.source(), "test");
     }

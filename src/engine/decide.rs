@@ -60,13 +60,18 @@ pub enum Reason {
 impl Reason {
     /// Whether the action can be removed.
     pub fn is_removable(&self) -> bool {
-        matches!(self, Reason::ServiceUnused { .. } | Reason::ActionUnused { .. })
+        matches!(
+            self,
+            Reason::ServiceUnused { .. } | Reason::ActionUnused { .. }
+        )
     }
 
     /// A short phrase for tables and PR bodies.
     pub fn summary(&self) -> String {
         match self {
-            Reason::ServiceUnused { last_used } => format!("service unused (last used {last_used})"),
+            Reason::ServiceUnused { last_used } => {
+                format!("service unused (last used {last_used})")
+            }
             Reason::ActionUnused { last_used } => format!("action unused (last used {last_used})"),
             Reason::Used { last_used } => format!("used {last_used}"),
             Reason::NoUsageEntry => "no usage entry for the service (kept)".into(),
@@ -108,7 +113,10 @@ impl Decisions {
 
     /// Number of removable actions.
     pub fn removable_count(&self) -> usize {
-        self.actions.iter().filter(|(_, r)| r.is_removable()).count()
+        self.actions
+            .iter()
+            .filter(|(_, r)| r.is_removable())
+            .count()
     }
 }
 
@@ -168,8 +176,12 @@ pub fn decide(grants: &Grants, ctx: &DecisionContext<'_>, catalog: &Catalog) -> 
                     (Some(tracked), true) => {
                         let action = &catalog.lower_name(id)[service.prefix.len() + 1..];
                         match tracked.get(action) {
-                            Some(la) if used(la) => Reason::Used { last_used: la.clone() },
-                            Some(la) => Reason::ActionUnused { last_used: la.clone() },
+                            Some(la) if used(la) => Reason::Used {
+                                last_used: la.clone(),
+                            },
+                            Some(la) => Reason::ActionUnused {
+                                last_used: la.clone(),
+                            },
                             None => Reason::NotTrackedAtActionLevel {
                                 service_last_used: su.last_accessed.clone(),
                             },
@@ -190,7 +202,11 @@ pub fn decide(grants: &Grants, ctx: &DecisionContext<'_>, catalog: &Catalog) -> 
     }
     for (lower, (written, norepo)) in &grants.unknown {
         let _ = lower;
-        let reason = if *norepo { Reason::NoRepo } else { Reason::UnknownAction };
+        let reason = if *norepo {
+            Reason::NoRepo
+        } else {
+            Reason::UnknownAction
+        };
         out.unknown.push((written.clone(), reason));
     }
     out

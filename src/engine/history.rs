@@ -31,7 +31,9 @@ impl PermissionAges {
         match self {
             PermissionAges::Unknown => None,
             PermissionAges::Uniform(t) => Some(*t),
-            PermissionAges::PerAction { since, fallback } => since.get(lower_name).copied().or(*fallback),
+            PermissionAges::PerAction { since, fallback } => {
+                since.get(lower_name).copied().or(*fallback)
+            }
         }
     }
 }

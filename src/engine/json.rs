@@ -123,7 +123,10 @@ mod tests {
     fn duplicate_keys_are_errors_with_a_path() {
         let e = parse_strict(r#"{"Statement":[{"Action":"a","Action":"b"}]}"#).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("duplicate key \"Action\" at $.Statement[0]"), "{msg}");
+        assert!(
+            msg.contains("duplicate key \"Action\" at $.Statement[0]"),
+            "{msg}"
+        );
         assert!(msg.contains("line 1"), "{msg}");
     }
 

@@ -38,7 +38,12 @@ pub struct CoverOptions<'a> {
 /// Patterns that cover every action of `targets`, each pattern matching only actions in `wanted`
 /// (in this catalog). `targets` must be a subset of `wanted`. Patterns come out in catalog order,
 /// in canonical case.
-pub fn cover(catalog: &Catalog, wanted: &ActionSet, targets: &ActionSet, opts: CoverOptions) -> Vec<String> {
+pub fn cover(
+    catalog: &Catalog,
+    wanted: &ActionSet,
+    targets: &ActionSet,
+    opts: CoverOptions,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut ids = targets.iter().peekable();
     while let Some(&first) = ids.peek() {
@@ -206,7 +211,10 @@ mod tests {
         let gets = set(c, &["s3:Get*", "s3:List*"]);
         let out = cover(c, &gets, &gets, opts(CutMode::WordBoundary));
         assert_eq!(reexpand(c, &out), gets);
-        assert!(out.iter().all(|p| p.starts_with("s3:Get") || p.starts_with("s3:List")));
+        assert!(
+            out.iter()
+                .all(|p| p.starts_with("s3:Get") || p.starts_with("s3:List"))
+        );
     }
 
     #[test]

@@ -44,7 +44,10 @@ impl Ineligible {
     pub fn summary(&self) -> String {
         match self {
             Ineligible::Filtered { hits } => {
-                let parts: Vec<String> = hits.iter().map(|h| format!("{}: {}", h.filter, h.reason)).collect();
+                let parts: Vec<String> = hits
+                    .iter()
+                    .map(|h| format!("{}: {}", h.filter, h.reason))
+                    .collect();
                 format!("filtered ({})", parts.join("; "))
             }
             Ineligible::NoUsageData => "no usage data".into(),
@@ -55,9 +58,9 @@ impl Ineligible {
                 "stale usage data (collected {}, older than {max_age_days} days)",
                 t.format("%Y-%m-%d %H:%M UTC")
             ),
-            Ineligible::StaleUsageData { collected_at: None, .. } => {
-                "stale usage data (collection time unknown)".into()
-            }
+            Ineligible::StaleUsageData {
+                collected_at: None, ..
+            } => "stale usage data (collection time unknown)".into(),
             Ineligible::NothingToRemove => "nothing to remove".into(),
             Ineligible::OverSizeLimit(e) => e.to_string(),
         }

@@ -117,7 +117,12 @@ impl Statement {
     /// order stays the author's). Everything else — Sid, Effect, Resource, Condition, unknown keys —
     /// is kept.
     pub fn with_actions(&self, actions: Vec<String>) -> Statement {
-        let value = if actions.len() == 1 && self.fields.get(self.kind.key()).is_some_and(Value::is_string) {
+        let value = if actions.len() == 1
+            && self
+                .fields
+                .get(self.kind.key())
+                .is_some_and(Value::is_string)
+        {
             Value::String(actions[0].clone())
         } else {
             Value::Array(actions.iter().cloned().map(Value::String).collect())
@@ -154,7 +159,10 @@ impl Statement {
             }
             None => return Err(perr(policy, place, "missing Effect")),
         };
-        let kind = match (fields.contains_key("Action"), fields.contains_key("NotAction")) {
+        let kind = match (
+            fields.contains_key("Action"),
+            fields.contains_key("NotAction"),
+        ) {
             (true, false) => ActionKind::Action,
             (false, true) => ActionKind::NotAction,
             (true, true) => {
@@ -164,7 +172,11 @@ impl Statement {
                 return Err(perr(policy, place, "has neither Action nor NotAction"));
             }
         };
-        let entries = string_or_array(policy, &format!("{place}.{}", kind.key()), &fields[kind.key()])?;
+        let entries = string_or_array(
+            policy,
+            &format!("{place}.{}", kind.key()),
+            &fields[kind.key()],
+        )?;
         for key in ["Resource", "NotResource"] {
             if let Some(v) = fields.get(key) {
                 string_or_array(policy, &format!("{place}.{key}"), v)?;
@@ -172,7 +184,11 @@ impl Statement {
         }
         if let Some(v) = fields.get("Condition") {
             if !v.is_object() {
-                return Err(perr(policy, format!("{place}.Condition"), "must be a JSON object"));
+                return Err(perr(
+                    policy,
+                    format!("{place}.Condition"),
+                    "must be a JSON object",
+                ));
             }
         }
         if let Some(v) = fields.get("Sid") {
@@ -213,7 +229,7 @@ fn string_or_array(policy: &str, place: &str, v: &Value) -> Result<Vec<String>, 
 }
 
 /// One policy document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PolicyDocument {
     /// Top-level keys in the author's order; the `Statement` value here is stale once
     /// `statements` changes and is rebuilt by [`PolicyDocument::to_value`].
@@ -230,7 +246,13 @@ impl PolicyDocument {
         let text = if looks_url_encoded(text) {
             decoded = percent_encoding::percent_decode_str(text)
                 .decode_utf8()
-                .map_err(|e| perr(policy, "document", format!("URL-encoded document is not UTF-8: {e}")))?;
+                .map_err(|e| {
+                    perr(
+                        policy,
+                        "document",
+                        format!("URL-encoded document is not UTF-8: {e}"),
+                    )
+                })?;
             decoded.as_ref()
         } else {
             text
@@ -242,7 +264,11 @@ impl PolicyDocument {
     /// Builds a document from parsed JSON (already checked for duplicate keys).
     pub fn from_value(policy: &str, value: Value) -> Result<PolicyDocument, PolicyError> {
         let Value::Object(fields) = value else {
-            return Err(perr(policy, "document", "a policy document must be a JSON object"));
+            return Err(perr(
+                policy,
+                "document",
+                "a policy document must be a JSON object",
+            ));
         };
         if let Some(v) = fields.get("Version") {
             if !v.is_string() {
@@ -254,13 +280,16 @@ impl PolicyDocument {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| Statement::from_value(policy, &format!("Statement[{i}]"), s.clone()))
+                    .map(|(i, s)| {
+                        Statement::from_value(policy, &format!("Statement[{i}]"), s.clone())
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
                 false,
             ),
-            Some(obj @ Value::Object(_)) => {
-                (vec![Statement::from_value(policy, "Statement", obj.clone())?], true)
-            }
+            Some(obj @ Value::Object(_)) => (
+                vec![Statement::from_value(policy, "Statement", obj.clone())?],
+                true,
+            ),
             Some(other) => {
                 return Err(perr(
                     policy,
@@ -296,7 +325,12 @@ impl PolicyDocument {
         let statement = if self.single_statement && self.statements.len() == 1 {
             Value::Object(self.statements[0].fields.clone())
         } else {
-            Value::Array(self.statements.iter().map(|s| Value::Object(s.fields.clone())).collect())
+            Value::Array(
+                self.statements
+                    .iter()
+                    .map(|s| Value::Object(s.fields.clone()))
+                    .collect(),
+            )
         };
         let mut out = Map::with_capacity(self.fields.len());
         for (k, v) in &self.fields {
@@ -307,6 +341,13 @@ impl PolicyDocument {
             }
         }
         Value::Object(out)
+    }
+}
+
+impl PartialEq for PolicyDocument {
+    /// Documents are equal when they serialise the same (key order included).
+    fn eq(&self, other: &Self) -> bool {
+        self.to_value() == other.to_value()
     }
 }
 
@@ -325,7 +366,11 @@ pub fn parse_policy_map(source: &str, text: &str) -> Result<PolicyMap, PolicyErr
 /// Like [`parse_policy_map`] for an already-parsed JSON value.
 pub fn policy_map_from_value(source: &str, value: Value) -> Result<PolicyMap, PolicyError> {
     let Value::Object(map) = value else {
-        return Err(perr(source, "file", "must be a JSON object of policy name → policy document"));
+        return Err(perr(
+            source,
+            "file",
+            "must be a JSON object of policy name → policy document",
+        ));
     };
     let mut out = PolicyMap::new();
     for (name, doc) in map {
@@ -393,19 +438,35 @@ mod tests {
 
     #[test]
     fn errors_name_policy_and_place() {
-        let e = PolicyDocument::parse("web", r#"{"Statement":[{"Effect":"Allow","Action":"a"},{"Effect":"Allow","Action":[1]}]}"#)
-            .unwrap_err();
+        let e = PolicyDocument::parse(
+            "web",
+            r#"{"Statement":[{"Effect":"Allow","Action":"a"},{"Effect":"Allow","Action":[1]}]}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.policy, "web");
         assert_eq!(e.place, "Statement[1].Action[0]");
-        let e = PolicyDocument::parse("web", r#"{"Statement":[{"Effect":"Allow","Action":"a","Action":"b"}]}"#)
-            .unwrap_err();
+        let e = PolicyDocument::parse(
+            "web",
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","Action":"b"}]}"#,
+        )
+        .unwrap_err();
         assert!(e.message.contains("duplicate key"), "{e}");
-        let e = PolicyDocument::parse("web", r#"{"Statement":[{"Effect":"Maybe","Action":"a"}]}"#).unwrap_err();
-        assert_eq!(e.place, "Statement[0].Effect");
-        let e = PolicyDocument::parse("web", r#"{"Statement":[{"Effect":"Allow","Action":"a","NotAction":"b"}]}"#)
+        let e = PolicyDocument::parse("web", r#"{"Statement":[{"Effect":"Maybe","Action":"a"}]}"#)
             .unwrap_err();
+        assert_eq!(e.place, "Statement[0].Effect");
+        let e = PolicyDocument::parse(
+            "web",
+            r#"{"Statement":[{"Effect":"Allow","Action":"a","NotAction":"b"}]}"#,
+        )
+        .unwrap_err();
         assert!(e.message.contains("both"));
-        assert!(PolicyDocument::parse("web", r#"{"Statement":[{"Effect":"Allow","Action":"a","Condition":"x"}]}"#).is_err());
+        assert!(
+            PolicyDocument::parse(
+                "web",
+                r#"{"Statement":[{"Effect":"Allow","Action":"a","Condition":"x"}]}"#
+            )
+            .is_err()
+        );
         assert!(PolicyDocument::parse("web", "[]").is_err());
     }
 

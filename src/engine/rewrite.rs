@@ -108,7 +108,10 @@ pub fn rewrite(
         if !g.rewritable || !g.granted.intersects(remove) {
             continue;
         }
-        let Some(st) = policies.get(&g.policy).and_then(|d| d.statements().get(g.index)) else {
+        let Some(st) = policies
+            .get(&g.policy)
+            .and_then(|d| d.statements().get(g.index))
+        else {
             continue;
         };
         let mut wanted = g.granted.clone();
@@ -170,7 +173,14 @@ pub fn rewrite(
             break;
         }
         let size = inline_size(&out.policies);
-        minimize_greedily(catalog, &mut pending, size, limit, mode, settings.minimize_permissions_management);
+        minimize_greedily(
+            catalog,
+            &mut pending,
+            size,
+            limit,
+            mode,
+            settings.minimize_permissions_management,
+        );
         out = assemble(policies, &pending);
         minimized = Some(mode);
     }
@@ -261,7 +271,10 @@ fn assemble(policies: &PolicyMap, pending: &[Pending]) -> Rewrite {
         let mut statements = Vec::with_capacity(doc.statements().len());
         let mut changed = false;
         for (index, st) in doc.statements().iter().enumerate() {
-            let Some(p) = pending.iter().find(|p| p.policy == *name && p.index == index) else {
+            let Some(p) = pending
+                .iter()
+                .find(|p| p.policy == *name && p.index == index)
+            else {
                 statements.push(st.clone());
                 continue;
             };
@@ -284,7 +297,8 @@ fn assemble(policies: &PolicyMap, pending: &[Pending]) -> Rewrite {
         } else if statements.is_empty() {
             out.removed_policies.push(name.clone());
         } else {
-            out.policies.insert(name.clone(), doc.with_statements(statements));
+            out.policies
+                .insert(name.clone(), doc.with_statements(statements));
         }
     }
     out

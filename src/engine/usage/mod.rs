@@ -83,7 +83,9 @@ impl serde::Serialize for LastAccessed {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             LastAccessed::Never => s.serialize_none(),
-            LastAccessed::At(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            LastAccessed::At(t) => {
+                s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
             LastAccessed::Malformed(raw) => {
                 use serde::ser::SerializeMap;
                 let mut m = s.serialize_map(Some(1))?;
@@ -148,22 +150,55 @@ mod tests {
     #[test]
     fn repokid_epoch_vectors() {
         let at = |s| LastAccessed::At(Utc.timestamp_opt(s, 0).unwrap());
-        assert_eq!(LastAccessed::from_epoch(1_545_787_620_000, now()), at(1_545_787_620));
-        assert_eq!(LastAccessed::from_epoch(1_545_787_620, now()), at(1_545_787_620));
-        assert!(matches!(LastAccessed::from_epoch(154_578_762, now()), LastAccessed::Malformed(_)));
+        assert_eq!(
+            LastAccessed::from_epoch(1_545_787_620_000, now()),
+            at(1_545_787_620)
+        );
+        assert_eq!(
+            LastAccessed::from_epoch(1_545_787_620, now()),
+            at(1_545_787_620)
+        );
+        assert!(matches!(
+            LastAccessed::from_epoch(154_578_762, now()),
+            LastAccessed::Malformed(_)
+        ));
         assert_eq!(LastAccessed::from_epoch(0, now()), LastAccessed::Never);
-        assert!(matches!(LastAccessed::from_epoch(-5, now()), LastAccessed::Malformed(_)));
+        assert!(matches!(
+            LastAccessed::from_epoch(-5, now()),
+            LastAccessed::Malformed(_)
+        ));
         // The future (and the current second) is malformed, hence "used".
-        assert!(matches!(LastAccessed::from_epoch(1_800_000_000_000, now()), LastAccessed::Malformed(_)));
-        assert!(matches!(LastAccessed::from_epoch(1_700_000_000, now()), LastAccessed::Malformed(_)));
+        assert!(matches!(
+            LastAccessed::from_epoch(1_800_000_000_000, now()),
+            LastAccessed::Malformed(_)
+        ));
+        assert!(matches!(
+            LastAccessed::from_epoch(1_700_000_000, now()),
+            LastAccessed::Malformed(_)
+        ));
     }
 
     #[test]
     fn rfc3339_values() {
-        assert!(matches!(LastAccessed::from_rfc3339("2023-01-02T03:04:05Z", now()), LastAccessed::At(_)));
-        assert!(matches!(LastAccessed::from_rfc3339("2023-01-02T03:04:05+02:00", now()), LastAccessed::At(_)));
-        assert!(matches!(LastAccessed::from_rfc3339("2099-01-01T00:00:00Z", now()), LastAccessed::Malformed(_)));
-        assert!(matches!(LastAccessed::from_rfc3339("yesterday", now()), LastAccessed::Malformed(_)));
-        assert!(matches!(LastAccessed::from_rfc3339("2010-01-01T00:00:00Z", now()), LastAccessed::Malformed(_)));
+        assert!(matches!(
+            LastAccessed::from_rfc3339("2023-01-02T03:04:05Z", now()),
+            LastAccessed::At(_)
+        ));
+        assert!(matches!(
+            LastAccessed::from_rfc3339("2023-01-02T03:04:05+02:00", now()),
+            LastAccessed::At(_)
+        ));
+        assert!(matches!(
+            LastAccessed::from_rfc3339("2099-01-01T00:00:00Z", now()),
+            LastAccessed::Malformed(_)
+        ));
+        assert!(matches!(
+            LastAccessed::from_rfc3339("yesterday", now()),
+            LastAccessed::Malformed(_)
+        ));
+        assert!(matches!(
+            LastAccessed::from_rfc3339("2010-01-01T00:00:00Z", now()),
+            LastAccessed::Malformed(_)
+        ));
     }
 }

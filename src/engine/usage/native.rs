@@ -54,7 +54,7 @@ pub fn parse_native(text: &str, now: DateTime<Utc>) -> Result<UsageByArn, UsageE
             format!("expected a usage document object, got {}", kind(&value)),
         ));
     };
-    check_keys(top, TOP_KEYS, "")?;
+    // The version first: a later version may well have keys this reader does not know.
     match top.get("version") {
         None => {
             return Err(UsageError::new(
@@ -73,6 +73,7 @@ pub fn parse_native(text: &str, now: DateTime<Utc>) -> Result<UsageByArn, UsageE
             ));
         }
     }
+    check_keys(top, TOP_KEYS, "")?;
     let default_collected_at = match top.get("collected_at") {
         None => None,
         Some(v) => collected_at_field(v, "collected_at", now)?,
@@ -389,7 +390,7 @@ pub(super) fn epoch_number(
         return malformed();
     } else {
         match n.as_f64() {
-            Some(f) if f == 0.0 => return LastAccessed::Never,
+            Some(0.0) => return LastAccessed::Never,
             Some(f) if f.is_finite() && (truncate_fraction || f.fract() == 0.0) => {
                 // `as` saturates; a saturated value is far outside the valid range anyway.
                 let v = f.trunc() as i64;
@@ -764,6 +765,11 @@ mod tests {
             (r#"{"roles":{}}"#, "version", "missing version"),
             (
                 r#"{"version":2,"roles":{}}"#,
+                "version",
+                "unsupported version 2",
+            ),
+            (
+                r#"{"version":2,"roles":{},"sources":[]}"#,
                 "version",
                 "unsupported version 2",
             ),
