@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use repokid::engine::policy::parse_policy_map;
-use repokid::engine::usage::native::{parse_native, to_native_json};
 use repokid::engine::usage::UsageByArn;
+use repokid::engine::usage::native::{parse_native, to_native_json};
 use repokid::engine::{Catalog, EngineSettings, PermissionAges, PlanInput, Role, plan_role};
 use repokid::filters::FilterConfig;
 use repokid::synth::{SynthOptions, generate};
@@ -35,7 +35,15 @@ fn main() {
     let catalog = Catalog::embedded();
     let catalog_load = t.elapsed();
 
-    let org = generate(SynthOptions { seed: 42, roles, accounts: 20 }, catalog, now);
+    let org = generate(
+        SynthOptions {
+            seed: 42,
+            roles,
+            accounts: 20,
+        },
+        catalog,
+        now,
+    );
     let usage_by_arn: UsageByArn = org.iter().map(|r| (r.arn(), r.usage.clone())).collect();
     let usage_text = to_native_json(&usage_by_arn);
     let policy_bytes: usize = org.iter().map(|r| r.policies_json.len()).sum();
@@ -46,7 +54,11 @@ fn main() {
     let parsed: Vec<Role> = org
         .iter()
         .map(|r| {
-            let mut role = Role::new(&r.account, &r.name, parse_policy_map(&r.name, &r.policies_json).unwrap());
+            let mut role = Role::new(
+                &r.account,
+                &r.name,
+                parse_policy_map(&r.name, &r.policies_json).unwrap(),
+            );
             role.create_date = Some(r.create_date);
             role
         })
@@ -95,7 +107,10 @@ fn main() {
     let ratio = plan_time.as_secs_f64() / parse_time.as_secs_f64();
     let peak = peak_rss_mb().unwrap_or(f64::NAN);
     println!("engine benchmark: {roles} synthetic roles (seed 42), single-threaded");
-    println!("  catalog load         {:>10.2} ms", catalog_load.as_secs_f64() * 1e3);
+    println!(
+        "  catalog load         {:>10.2} ms",
+        catalog_load.as_secs_f64() * 1e3
+    );
     println!(
         "  inputs               {:>10.1} MB policies + {:.1} MB usage",
         policy_bytes as f64 / 1e6,
@@ -112,7 +127,15 @@ fn main() {
         per_role(plan_time),
         roles as f64 / plan_time.as_secs_f64()
     );
-    println!("  plan / parse         {ratio:>10.2}×   (target ≤ 2.00×: {})", if ratio <= 2.0 { "met" } else { "NOT met" });
-    println!("  peak memory (VmHWM)  {peak:>10.1} MB   (target < 300 MB: {})", if peak < 300.0 { "met" } else { "NOT met" });
-    println!("  outcome              {eligible} roles with a proposal, {removed} actions removable, {minimized} minimized, {refused} refused (size)");
+    println!(
+        "  plan / parse         {ratio:>10.2}×   (target ≤ 2.00×: {})",
+        if ratio <= 2.0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "  peak memory (VmHWM)  {peak:>10.1} MB   (target < 300 MB: {})",
+        if peak < 300.0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "  outcome              {eligible} roles with a proposal, {removed} actions removable, {minimized} minimized, {refused} refused (size)"
+    );
 }

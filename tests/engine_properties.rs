@@ -269,9 +269,9 @@ proptest! {
         let before = naive_grants(c, &role.policies, all);
         let after = naive_grants(c, &rw.policies, all);
         prop_assert!(after.is_subset(&before), "new grants: {:?}", after.difference(&before).take(5).collect::<Vec<_>>());
-        let removed: BTreeSet<String> = p.decisions.actions.iter()
+        let removed: BTreeSet<String> = p.decisions.iter()
             .filter(|(_, r)| r.is_removable())
-            .map(|(id, _)| c.lower_name(*id).to_string())
+            .map(|(id, _)| c.lower_name(id).to_string())
             .collect();
         let expected: BTreeSet<String> = before.difference(&removed).cloned().collect();
         prop_assert_eq!(&after, &expected, "rewrite is not exactly input minus removed");

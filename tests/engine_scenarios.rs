@@ -100,10 +100,9 @@ fn repokid_5_15_unused_ec2_policy_is_deleted() {
     let c = Catalog::embedded();
     let removed: Vec<&str> = p
         .decisions
-        .actions
         .iter()
         .filter(|(_, r)| r.is_removable())
-        .map(|(id, _)| c.name(*id))
+        .map(|(id, _)| c.name(id))
         .collect();
     assert_eq!(removed, ["ec2:AllocateHosts", "ec2:AssociateAddress"]);
     let rw = p.rewrite.unwrap();
@@ -122,7 +121,6 @@ fn first_sighting_keeps_everything_fixes_w1() {
     assert_eq!(p.ineligible, [Ineligible::NothingToRemove]);
     assert!(
         p.decisions
-            .actions
             .iter()
             .filter(|(id, _)| Catalog::embedded().name(*id).starts_with("ec2:"))
             .all(|(_, r)| *r == Reason::GracePeriod { since: None })
@@ -140,12 +138,8 @@ fn grace_period_matches_exact_actions_fixes_w1() {
     };
     let p = plan(&role, Some(&u), &ages);
     let c = Catalog::embedded();
-    let reasons: BTreeMap<&str, &Reason> = p
-        .decisions
-        .actions
-        .iter()
-        .map(|(id, r)| (c.name(*id), r))
-        .collect();
+    let reasons: BTreeMap<&str, &Reason> =
+        p.decisions.iter().map(|(id, r)| (c.name(id), r)).collect();
     assert!(matches!(
         reasons["ec2:AllocateHosts"],
         Reason::GracePeriod { since: Some(_) }
@@ -167,12 +161,7 @@ fn missing_usage_entry_keeps_the_service_fixes_w4() {
         &PermissionAges::Uniform(now() - Duration::days(400)),
     );
     assert_eq!(p.ineligible, [Ineligible::NothingToRemove]);
-    assert!(
-        p.decisions
-            .actions
-            .iter()
-            .any(|(_, r)| *r == Reason::NoUsageEntry)
-    );
+    assert!(p.decisions.iter().any(|(_, r)| *r == Reason::NoUsageEntry));
 }
 
 /// §5.3: a malformed or future timestamp counts as used.
@@ -367,12 +356,7 @@ fn norepo_permissions_are_not_counted_fixes_w13() {
         &PermissionAges::Uniform(now() - Duration::days(400)),
     );
     assert_eq!(p.decisions.removable_count(), 0);
-    assert!(
-        p.decisions
-            .actions
-            .iter()
-            .any(|(_, r)| *r == Reason::NoRepo)
-    );
+    assert!(p.decisions.iter().any(|(_, r)| *r == Reason::NoRepo));
 }
 
 /// §5.4: `iam:PassRole` is never removed on Access Advisor evidence.
@@ -449,12 +433,8 @@ fn action_level_decisions() {
         now(),
     );
     let c = Catalog::embedded();
-    let reasons: BTreeMap<&str, &Reason> = on
-        .decisions
-        .actions
-        .iter()
-        .map(|(id, r)| (c.name(*id), r))
-        .collect();
+    let reasons: BTreeMap<&str, &Reason> =
+        on.decisions.iter().map(|(id, r)| (c.name(id), r)).collect();
     assert!(matches!(
         reasons["s3:DeleteBucket"],
         Reason::ActionUnused { .. }
@@ -491,12 +471,7 @@ fn announced_set_limits_removals() {
         now(),
     );
     assert_eq!(p.decisions.removable_count(), 1);
-    assert!(
-        p.decisions
-            .actions
-            .iter()
-            .any(|(_, r)| *r == Reason::NotAnnounced)
-    );
+    assert!(p.decisions.iter().any(|(_, r)| *r == Reason::NotAnnounced));
 }
 
 /// Allow + NotAction becomes an explicit list only when something is removed; over the size limit

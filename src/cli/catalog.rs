@@ -22,7 +22,11 @@ pub enum CatalogCommand {
     },
 }
 
-pub fn run(cmd: &CatalogCommand, loaded: &LoadedCatalog, format: Format) -> anyhow::Result<ExitCode> {
+pub fn run(
+    cmd: &CatalogCommand,
+    loaded: &LoadedCatalog,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let c = loaded.catalog;
     match cmd {
         CatalogCommand::Info => {
@@ -32,7 +36,8 @@ pub fn run(cmd: &CatalogCommand, loaded: &LoadedCatalog, format: Format) -> anyh
             }
             match format {
                 Format::Json => {
-                    let levels: BTreeMap<&str, usize> = levels.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+                    let levels: BTreeMap<&str, usize> =
+                        levels.iter().map(|(l, n)| (l.as_str(), *n)).collect();
                     let doc = json!({
                         "version": 1,
                         "source": c.source(),
@@ -47,7 +52,8 @@ pub fn run(cmd: &CatalogCommand, loaded: &LoadedCatalog, format: Format) -> anyh
                     println!("source    {} ({})", c.source(), loaded.origin);
                     println!("services  {}", c.services().len());
                     println!("actions   {}", c.len());
-                    let parts: Vec<String> = levels.iter().map(|(l, n)| format!("{l} {n}")).collect();
+                    let parts: Vec<String> =
+                        levels.iter().map(|(l, n)| format!("{l} {n}")).collect();
                     println!("levels    {}", parts.join(", "));
                 }
             }
@@ -79,9 +85,16 @@ pub fn run(cmd: &CatalogCommand, loaded: &LoadedCatalog, format: Format) -> anyh
                 }
             }
             if format == Format::Json {
-                println!("{}", serde_json::to_string_pretty(&json!({"version": 1, "expansions": out}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"version": 1, "expansions": out}))?
+                );
             }
-            Ok(if unknown { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if unknown {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

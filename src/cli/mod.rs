@@ -16,7 +16,12 @@ use crate::engine::Catalog;
 /// repokid records every role's inline policies under policies/<account>/<role>.json, removes the
 /// permissions Access Advisor shows unused, and proposes the result for review.
 #[derive(Debug, Parser)]
-#[command(name = "repokid", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "repokid",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Use this IAM action catalog (iam-catalog v1 TSV) instead of the embedded one.
     #[arg(long, global = true, value_name = "FILE")]

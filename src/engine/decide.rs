@@ -90,33 +90,85 @@ impl Reason {
     }
 }
 
-/// Decisions for every action a role is granted.
+/// Actions sharing one decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionGroup {
+    /// The actions.
+    pub actions: ActionSet,
+    /// Their shared reason.
+    pub reason: Reason,
+}
+
+/// Decisions for every action a role is granted, grouped by service and reason (a role granted
+/// `"*"` has tens of thousands of actions but only a few hundred distinct decisions).
 #[derive(Debug, Clone, Default)]
 pub struct Decisions {
-    /// Catalog actions, in catalog order.
-    pub actions: Vec<(ActionId, Reason)>,
+    /// Groups in service order; within a service, in order of first appearance.
+    pub groups: Vec<DecisionGroup>,
     /// Entries the catalog does not know, as written.
     pub unknown: Vec<(String, Reason)>,
 }
 
 impl Decisions {
+    /// Every decided catalog action with its reason, group by group.
+    pub fn iter(&self) -> impl Iterator<Item = (ActionId, &Reason)> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.actions.iter().map(move |id| (id, &g.reason)))
+    }
+
+    /// Every decided catalog action with its reason, in catalog order.
+    pub fn sorted(&self) -> Vec<(ActionId, &Reason)> {
+        let mut v: Vec<_> = self.iter().collect();
+        v.sort_unstable_by_key(|(id, _)| *id);
+        v
+    }
+
+    /// The reason for one action, if it is granted.
+    pub fn reason(&self, id: ActionId) -> Option<&Reason> {
+        self.groups
+            .iter()
+            .find(|g| g.actions.contains(id))
+            .map(|g| &g.reason)
+    }
+
     /// The removable catalog actions.
-    pub fn removable(&self, catalog: &Catalog) -> ActionSet {
-        let mut set = catalog.empty_set();
-        for (id, r) in &self.actions {
-            if r.is_removable() {
-                set.insert(*id);
-            }
+    pub fn removable(&self) -> ActionSet {
+        let mut set = ActionSet::default();
+        for g in self.groups.iter().filter(|g| g.reason.is_removable()) {
+            set.union_with(&g.actions);
         }
         set
     }
 
     /// Number of removable actions.
     pub fn removable_count(&self) -> usize {
-        self.actions
+        self.groups
             .iter()
-            .filter(|(_, r)| r.is_removable())
-            .count()
+            .filter(|g| g.reason.is_removable())
+            .map(|g| g.actions.len())
+            .sum()
+    }
+
+    fn push(&mut self, id: ActionId, reason: Reason, service_start: usize) {
+        match self.groups[service_start..]
+            .iter_mut()
+            .find(|g| g.reason == reason)
+        {
+            Some(g) => {
+                g.actions.insert(id);
+            }
+            None => self.groups.push(DecisionGroup {
+                actions: [id].into_iter().collect(),
+                reason,
+            }),
+        }
+    }
+
+    fn push_set(&mut self, actions: ActionSet, reason: Reason) {
+        if !actions.is_empty() {
+            self.groups.push(DecisionGroup { actions, reason });
+        }
     }
 }
 
@@ -135,7 +187,9 @@ pub struct DecisionContext<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Decides every granted action.
+/// Decides every granted action, one service at a time: the service-level verdict is shared by
+/// all of its actions, and only NOREPO grants, `iam:PassRole`, action-level data and per-action
+/// ages are looked at action by action.
 pub fn decide(grants: &Grants, ctx: &DecisionContext<'_>, catalog: &Catalog) -> Decisions {
     let window_start = ctx.now - Duration::days(ctx.settings.usage_window_days);
     let grace_start = ctx.now - Duration::days(ctx.settings.grace_days);
@@ -145,63 +199,76 @@ pub fn decide(grants: &Grants, ctx: &DecisionContext<'_>, catalog: &Catalog) -> 
         LastAccessed::Malformed(_) => true,
     };
     let pass_role = catalog.lookup("iam:passrole");
+    // Whether the gate's answer can differ between actions of one service.
+    let per_action_gate =
+        matches!(ctx.ages, PermissionAges::PerAction { .. }) || ctx.announced.is_some();
 
-    let mut out = Decisions {
-        actions: Vec::with_capacity(grants.all.len()),
-        unknown: Vec::new(),
-    };
-    // Actions arrive grouped by service; look each service's usage up once.
-    let mut cached: Option<(u32, Option<&super::usage::ServiceUsage>)> = None;
-    for id in grants.all.iter() {
-        let reason = if grants.norepo.contains(id) {
-            Reason::NoRepo
-        } else if Some(id) == pass_role {
-            Reason::PassRole
-        } else {
-            let service = catalog.service_of(id);
-            let entry = match cached {
-                Some((start, e)) if start == service.actions.start => e,
-                _ => {
-                    let e = ctx.usage.services.get(&service.prefix);
-                    cached = Some((service.actions.start, e));
-                    e
-                }
-            };
-            let by_usage = match entry {
-                None => Reason::NoUsageEntry,
-                Some(su) if !used(&su.last_accessed) => Reason::ServiceUnused {
-                    last_used: su.last_accessed.clone(),
-                },
-                Some(su) => match (&su.actions, ctx.settings.action_level) {
-                    (Some(tracked), true) => {
+    let mut out = Decisions::default();
+    let mut next = grants.all.next_at_or_after(0);
+    while let Some(first) = next {
+        let service = catalog.service_of(first);
+        let (start, end) = (service.actions.start, service.actions.end);
+        next = grants.all.next_at_or_after(end);
+        let mut granted = grants.all.restricted(start, end);
+        let group_start = out.groups.len();
+
+        let norepo = grants.norepo.restricted(start, end);
+        granted.difference_with(&norepo);
+        out.push_set(norepo, Reason::NoRepo);
+        if let Some(pr) = pass_role.filter(|id| granted.contains(*id)) {
+            granted.remove(pr);
+            out.push(pr, Reason::PassRole, group_start);
+        }
+
+        let base = match ctx.usage.services.get(&service.prefix) {
+            None => Reason::NoUsageEntry,
+            Some(su) if !used(&su.last_accessed) => Reason::ServiceUnused {
+                last_used: su.last_accessed.clone(),
+            },
+            Some(su) => match (&su.actions, ctx.settings.action_level) {
+                (Some(tracked), true) => {
+                    for id in granted.iter() {
                         let action = &catalog.lower_name(id)[service.prefix.len() + 1..];
-                        match tracked.get(action) {
+                        let reason = match tracked.get(action) {
                             Some(la) if used(la) => Reason::Used {
                                 last_used: la.clone(),
                             },
-                            Some(la) => Reason::ActionUnused {
-                                last_used: la.clone(),
-                            },
+                            Some(la) => gate(
+                                Reason::ActionUnused {
+                                    last_used: la.clone(),
+                                },
+                                id,
+                                catalog.lower_name(id),
+                                ctx,
+                                grace_start,
+                            ),
                             None => Reason::NotTrackedAtActionLevel {
                                 service_last_used: su.last_accessed.clone(),
                             },
-                        }
+                        };
+                        out.push(id, reason, group_start);
                     }
-                    _ => Reason::Used {
-                        last_used: su.last_accessed.clone(),
-                    },
+                    continue;
+                }
+                _ => Reason::Used {
+                    last_used: su.last_accessed.clone(),
                 },
-            };
-            if by_usage.is_removable() {
-                gate(by_usage, id, catalog.lower_name(id), ctx, grace_start)
-            } else {
-                by_usage
-            }
+            },
         };
-        out.actions.push((id, reason));
+        if !base.is_removable() {
+            out.push_set(granted, base);
+        } else if per_action_gate {
+            for id in granted.iter() {
+                let reason = gate(base.clone(), id, catalog.lower_name(id), ctx, grace_start);
+                out.push(id, reason, group_start);
+            }
+        } else {
+            // Uniform or unknown ages and no announcement: one answer for the whole service.
+            let reason = gate(base, first, catalog.lower_name(first), ctx, grace_start);
+            out.push_set(granted, reason);
+        }
     }
-    for (lower, (written, norepo)) in &grants.unknown {
-        let _ = lower;
+    for (written, norepo) in grants.unknown.values() {
         let reason = if *norepo {
             Reason::NoRepo
         } else {

@@ -47,7 +47,7 @@ pub fn cover(
     let mut out = Vec::new();
     let mut ids = targets.iter().peekable();
     while let Some(&first) = ids.peek() {
-        let service = catalog.service_of(first).clone();
+        let service = catalog.service_of(first);
         let mut in_service: Vec<ActionId> = Vec::new();
         while let Some(&id) = ids.peek() {
             if id >= service.actions.end {
@@ -56,7 +56,7 @@ pub fn cover(
             in_service.push(id);
             ids.next();
         }
-        cover_service(catalog, &service, wanted, &in_service, opts, &mut out);
+        cover_service(catalog, service, wanted, &in_service, opts, &mut out);
     }
     out
 }

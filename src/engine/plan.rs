@@ -151,7 +151,7 @@ pub fn plan_role(
         now,
     };
     plan.decisions = decide(&grants, &ctx, catalog);
-    let remove = plan.decisions.removable(catalog);
+    let remove = plan.decisions.removable();
     if remove.is_empty() {
         plan.ineligible.push(Ineligible::NothingToRemove);
         return plan;

@@ -117,20 +117,20 @@ impl Statement {
     /// order stays the author's). Everything else — Sid, Effect, Resource, Condition, unknown keys —
     /// is kept.
     pub fn with_actions(&self, actions: Vec<String>) -> Statement {
-        let value = if actions.len() == 1
+        let as_string = actions.len() == 1
             && self
                 .fields
                 .get(self.kind.key())
-                .is_some_and(Value::is_string)
-        {
+                .is_some_and(Value::is_string);
+        let mut value = Some(if as_string {
             Value::String(actions[0].clone())
         } else {
             Value::Array(actions.iter().cloned().map(Value::String).collect())
-        };
+        });
         let mut fields = Map::with_capacity(self.fields.len());
         for (k, v) in &self.fields {
             if k == self.kind.key() {
-                fields.insert("Action".to_string(), value.clone());
+                fields.insert("Action".to_string(), value.take().unwrap_or(Value::Null));
             } else {
                 fields.insert(k.clone(), v.clone());
             }
@@ -231,8 +231,8 @@ fn string_or_array(policy: &str, place: &str, v: &Value) -> Result<Vec<String>, 
 /// One policy document.
 #[derive(Debug, Clone)]
 pub struct PolicyDocument {
-    /// Top-level keys in the author's order; the `Statement` value here is stale once
-    /// `statements` changes and is rebuilt by [`PolicyDocument::to_value`].
+    /// Top-level keys in the author's order; the `Statement` value here is a placeholder, rebuilt
+    /// from `statements` by [`PolicyDocument::to_value`].
     fields: Map<String, Value>,
     statements: Vec<Statement>,
     single_statement: bool,
@@ -299,6 +299,11 @@ impl PolicyDocument {
             }
             None => return Err(perr(policy, "document", "missing Statement")),
         };
+        // The statements live in `statements`; keep only the key's position here.
+        let mut fields = fields;
+        if let Some(v) = fields.get_mut("Statement") {
+            *v = Value::Null;
+        }
         Ok(PolicyDocument {
             fields,
             statements,
@@ -403,10 +408,60 @@ pub fn inline_size(map: &PolicyMap) -> usize {
         .sum()
 }
 
-/// Size of one document by IAM's rule (characters excluding whitespace).
+/// Size of one document by IAM's rule: the characters of its compact JSON form, whitespace
+/// excluded. Computed by walking the document, without serialising it.
 pub fn document_size(doc: &PolicyDocument) -> usize {
-    let compact = serde_json::to_string(&doc.to_value()).unwrap_or_default();
-    compact.chars().filter(|c| !c.is_whitespace()).count()
+    let mut size = 2 + doc.fields.len().saturating_sub(1);
+    for (k, v) in &doc.fields {
+        size += str_size(k) + 1;
+        size += if k == "Statement" {
+            if doc.single_statement && doc.statements.len() == 1 {
+                object_size(&doc.statements[0].fields)
+            } else {
+                2 + doc.statements.len().saturating_sub(1)
+                    + doc
+                        .statements
+                        .iter()
+                        .map(|s| object_size(&s.fields))
+                        .sum::<usize>()
+            }
+        } else {
+            value_size(v)
+        };
+    }
+    size
+}
+
+fn str_size(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c if c.is_whitespace() => 0,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+fn object_size(m: &Map<String, Value>) -> usize {
+    2 + m.len().saturating_sub(1)
+        + m.iter()
+            .map(|(k, v)| str_size(k) + 1 + value_size(v))
+            .sum::<usize>()
+}
+
+/// Characters of a JSON value's compact form, whitespace excluded (IAM's rule).
+pub fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => n.to_string().len(),
+        Value::String(s) => str_size(s),
+        Value::Array(a) => 2 + a.len().saturating_sub(1) + a.iter().map(value_size).sum::<usize>(),
+        Value::Object(m) => object_size(m),
+    }
 }
 
 impl fmt::Display for PolicyDocument {
@@ -498,5 +553,16 @@ mod tests {
         // "a" + {"Statement":[]} (16) + "b" + the other document (66)
         let b = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
         assert_eq!(inline_size(&map), 1 + 16 + 1 + b.len());
+    }
+
+    #[test]
+    fn size_walk_matches_compact_serialisation() {
+        let text = r#"{"Version":"2012-10-17","X":[1,false],"Statement":{"Sid":"a b\n\"q\"\u0001","Effect":"Allow","Action":["s3:Get*"],"Resource":"*","Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":3600},"Bool":{"x":true,"y":null}}}}"#;
+        let doc = PolicyDocument::parse("p", text).unwrap();
+        let compact = serde_json::to_string(&doc.to_value()).unwrap();
+        assert_eq!(
+            document_size(&doc),
+            compact.chars().filter(|c| !c.is_whitespace()).count()
+        );
     }
 }

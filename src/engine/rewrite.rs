@@ -21,7 +21,7 @@ use super::catalog::{ActionId, Catalog, Expansion};
 use super::glob::has_wildcard;
 use super::grants::Grants;
 use super::minimize::{CoverOptions, CutMode, cover};
-use super::policy::{ActionKind, PolicyMap, inline_size};
+use super::policy::{ActionKind, PolicyMap, inline_size, value_size};
 use super::settings::EngineSettings;
 
 /// A statement, by policy and position (and Sid, to help a reader find it).
@@ -71,7 +71,10 @@ pub struct OverSizeLimit {
 /// One service's share of a changed statement's replaced actions.
 struct Group {
     targets: ActionSet,
-    patterns: Vec<String>,
+    /// Their cover, once minimized; `None` means the canonical names of `targets`.
+    patterns: Option<Vec<String>>,
+    /// What the group costs in the compact JSON array now (see [`cost`]).
+    cost: usize,
 }
 
 struct Pending {
@@ -85,12 +88,20 @@ struct Pending {
 }
 
 impl Pending {
-    fn actions(&self) -> Vec<String> {
+    fn actions(&self, catalog: &Catalog) -> Vec<String> {
         let mut out = self.kept.clone();
         for g in &self.groups {
-            out.extend(g.patterns.iter().cloned());
+            match &g.patterns {
+                Some(p) => out.extend(p.iter().cloned()),
+                None => out.extend(g.targets.iter().map(|id| catalog.name(id).to_string())),
+            }
         }
         out
+    }
+
+    /// Size of this statement's Action list beyond what `kept` alone costs.
+    fn extra_cost(&self) -> usize {
+        self.groups.iter().map(|g| g.cost).sum()
     }
 }
 
@@ -165,25 +176,37 @@ pub fn rewrite(
         });
     }
 
-    let mut out = assemble(policies, &pending);
-    let mut minimized = None;
+    // Estimate the result's size without materialising long lists: the current size, less each
+    // changed statement's action value, plus its new list. Minimize, largest savings first, only
+    // while that is over the limit; the real size is checked once the result is built.
     let limit = settings.size_limit;
+    let mut estimate = size_before;
+    for p in &pending {
+        let st = &policies[&p.policy].statements()[p.index];
+        let original = st.fields().get(st.kind().key()).map_or(0, value_size);
+        let kept: usize = p.kept.iter().map(|k| k.len() + 3).sum();
+        // NotAction becomes Action (3 characters shorter); the list's brackets stay.
+        estimate = (estimate + kept + p.extra_cost() + 2).saturating_sub(original + 1);
+        if st.kind() == ActionKind::NotAction {
+            estimate = estimate.saturating_sub(3);
+        }
+    }
+    let mut minimized = None;
     for mode in [CutMode::WordBoundary, CutMode::AnyCharacter] {
-        if inline_size(&out.policies) <= limit {
+        if estimate <= limit {
             break;
         }
-        let size = inline_size(&out.policies);
-        minimize_greedily(
+        estimate = minimize_greedily(
             catalog,
             &mut pending,
-            size,
+            estimate,
             limit,
             mode,
             settings.minimize_permissions_management,
         );
-        out = assemble(policies, &pending);
         minimized = Some(mode);
     }
+    let out = assemble(policies, &pending, catalog);
     let size_after = inline_size(&out.policies);
     if size_after > limit {
         return Err(OverSizeLimit {
@@ -208,12 +231,13 @@ fn split_by_service(catalog: &Catalog, ids: &ActionSet) -> Vec<Group> {
             current_end = catalog.service_of(id).actions.end;
             groups.push(Group {
                 targets: catalog.empty_set(),
-                patterns: Vec::new(),
+                patterns: None,
+                cost: 0,
             });
         }
         if let Some(g) = groups.last_mut() {
             g.targets.insert(id);
-            g.patterns.push(catalog.name(id).to_string());
+            g.cost += catalog.name(id).len() + 3;
         }
     }
     groups
@@ -224,6 +248,7 @@ fn cost(patterns: &[String]) -> usize {
     patterns.iter().map(|p| p.len() + 3).sum()
 }
 
+/// Replaces groups by their cover, largest saving first, until `size` fits; returns the new size.
 fn minimize_greedily(
     catalog: &Catalog,
     pending: &mut [Pending],
@@ -231,7 +256,7 @@ fn minimize_greedily(
     limit: usize,
     mode: CutMode,
     allow_permissions_management: bool,
-) {
+) -> usize {
     let mut candidates: Vec<(usize, usize, usize, Vec<String>)> = Vec::new();
     for (pi, p) in pending.iter().enumerate() {
         let opts = CoverOptions {
@@ -241,9 +266,9 @@ fn minimize_greedily(
         };
         for (gi, g) in p.groups.iter().enumerate() {
             let patterns = cover(catalog, &p.wanted, &g.targets, opts);
-            let (old, new) = (cost(&g.patterns), cost(&patterns));
-            if new < old {
-                candidates.push((old - new, pi, gi, patterns));
+            let new = cost(&patterns);
+            if new < g.cost {
+                candidates.push((g.cost - new, pi, gi, patterns));
             }
         }
     }
@@ -252,12 +277,16 @@ fn minimize_greedily(
         if size <= limit {
             break;
         }
-        pending[pi].groups[gi].patterns = patterns;
+        let g = &mut pending[pi].groups[gi];
+        g.cost -= saving;
+        g.patterns = Some(patterns);
         size = size.saturating_sub(saving);
     }
+    size
 }
 
-fn assemble(policies: &PolicyMap, pending: &[Pending]) -> Rewrite {
+/// Builds the output policies.
+fn assemble(policies: &PolicyMap, pending: &[Pending], catalog: &Catalog) -> Rewrite {
     let mut out = Rewrite {
         policies: PolicyMap::new(),
         changed_statements: Vec::new(),
@@ -284,7 +313,7 @@ fn assemble(policies: &PolicyMap, pending: &[Pending]) -> Rewrite {
                 index,
                 sid: st.sid().map(str::to_string),
             };
-            let actions = p.actions();
+            let actions = p.actions(catalog);
             if actions.is_empty() {
                 out.removed_statements.push(r);
             } else {
