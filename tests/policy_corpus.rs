@@ -19,8 +19,8 @@ fn corpus_dir() -> PathBuf {
 /// The corpus files, sorted, split into (valid, invalid).
 fn corpus() -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut files: Vec<PathBuf> = fs::read_dir(corpus_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
+        .expect("tests/data/policies is readable")
+        .map(|e| e.expect("directory entry is readable").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
@@ -30,7 +30,10 @@ fn corpus() -> (Vec<PathBuf>, Vec<PathBuf>) {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().unwrap().to_string_lossy().into_owned()
+    path.file_name()
+        .expect("a corpus path has a file name")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The name errors are reported under: the path relative to the crate, as a user would type it.

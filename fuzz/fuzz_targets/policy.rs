@@ -31,10 +31,10 @@ fn check_round_trip(map: &PolicyMap) {
 
 fuzz_target!(|data: &[u8]| {
     let by_bytes = parse_strict_slice(data);
-    if let Ok(value) = &by_bytes {
-        if let Ok(map) = policy_map_from_value("fuzz", value.clone()) {
-            check_round_trip(&map);
-        }
+    if let Ok(value) = &by_bytes
+        && let Ok(map) = policy_map_from_value("fuzz", value.clone())
+    {
+        check_round_trip(&map);
     }
     let Ok(text) = std::str::from_utf8(data) else {
         return;

@@ -201,6 +201,20 @@ impl ActionSet {
         out
     }
 
+    /// Whether every id in `start..end` is a member.
+    pub fn contains_range(&self, start: ActionId, end: ActionId) -> bool {
+        if start >= end {
+            return true;
+        }
+        let (first, last) = (start as usize / 64, (end as usize - 1) / 64);
+        (first..=last).all(|w| {
+            let lo = if w == first { start as usize % 64 } else { 0 };
+            let hi = if w == last { (end as usize - 1) % 64 } else { 63 };
+            let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+            self.word(w) & mask == mask
+        })
+    }
+
     /// The smallest member `>= id`.
     pub fn next_at_or_after(&self, id: ActionId) -> Option<ActionId> {
         let w = (id as usize / 64).max(self.offset);
@@ -308,6 +322,8 @@ mod tests {
             let (lo, hi) = (r.0, r.0 + r.1);
             prop_assert_eq!(sa.restricted(lo, hi).iter().collect::<Vec<_>>(), a.range(lo..hi).copied().collect::<Vec<_>>());
             prop_assert_eq!(sa.next_at_or_after(lo), a.range(lo..).next().copied());
+            prop_assert_eq!(ranged.contains_range(lo, hi), true);
+            prop_assert_eq!(sa.contains_range(lo, hi), (lo..hi).all(|x| a.contains(&x)));
         }
     }
 }

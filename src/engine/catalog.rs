@@ -115,6 +115,7 @@ pub struct Catalog {
     services: Vec<Service>,
     actions: Vec<Action>,
     by_lower: HashMap<Box<str>, ActionId>,
+    permissions_management: ActionSet,
 }
 
 impl fmt::Debug for Catalog {
@@ -228,11 +229,18 @@ impl Catalog {
             .enumerate()
             .map(|(i, a)| (a.lower.clone(), i as ActionId))
             .collect();
+        let permissions_management = actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.level == AccessLevel::PermissionsManagement)
+            .map(|(i, _)| i as ActionId)
+            .collect();
         Ok(Catalog {
             source,
             services,
             actions,
             by_lower,
+            permissions_management,
         })
     }
 
@@ -281,6 +289,11 @@ impl Catalog {
         self.actions[id as usize].level
     }
 
+    /// Every Permissions-management action.
+    pub fn permissions_management(&self) -> &ActionSet {
+        &self.permissions_management
+    }
+
     /// The service an action belongs to.
     pub fn service_of(&self, id: ActionId) -> &Service {
         &self.services[self.actions[id as usize].service as usize]
@@ -288,12 +301,12 @@ impl Catalog {
 
     /// Looks up an exact action name, case-insensitively.
     pub fn lookup(&self, name: &str) -> Option<ActionId> {
-        if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_lower
-                .get(name.to_ascii_lowercase().as_str())
-                .copied()
-        } else {
-            self.by_lower.get(name).copied()
+        if has_wildcard(name) {
+            return None;
+        }
+        match self.expand_common(name) {
+            Some(set) => set.next_at_or_after(0),
+            None => self.by_lower.get(name.to_ascii_lowercase().as_str()).copied(),
         }
     }
 
@@ -319,13 +332,57 @@ impl Catalog {
     /// Expands one `Action`/`NotAction` entry: IAM glob semantics (`*` and `?` anywhere, including
     /// the service part), case-insensitive.
     pub fn expand(&self, pattern: &str) -> Expansion {
-        let lower = pattern.to_ascii_lowercase();
-        let set = self.expand_lower(&lower);
+        let set = match self.expand_common(pattern) {
+            Some(set) => set,
+            None => self.expand_lower(&pattern.to_ascii_lowercase()),
+        };
         if set.is_empty() {
             Expansion::Unknown
         } else {
             Expansion::Known(set)
         }
+    }
+
+    /// The shapes almost every policy uses — `svc:Name`, `svc:Prefix*`, `svc:*` — without
+    /// allocating a lowercase copy. `None` for anything else.
+    fn expand_common(&self, pattern: &str) -> Option<ActionSet> {
+        let (svc, action) = pattern.split_once(':')?;
+        let (action, star) = match action.strip_suffix('*') {
+            Some(prefix) => (prefix, true),
+            None => (action, false),
+        };
+        if has_wildcard(svc) || has_wildcard(action) {
+            return None;
+        }
+        let mut set = ActionSet::default();
+        let Ok(si) = self
+            .services
+            .binary_search_by(|s| cmp_lower(s.prefix.as_bytes(), svc.as_bytes()))
+        else {
+            return Some(set);
+        };
+        let service = &self.services[si];
+        let r = self.prefix_range_ignore_case(service, action.as_bytes());
+        if star {
+            set.insert_range(r.start, r.end);
+        } else if r.start < r.end && self.actions[r.start as usize].lower.len() == svc.len() + 1 + action.len() {
+            // The shortest name in the range is the exact match, if there is one.
+            set.insert(r.start);
+        }
+        Some(set)
+    }
+
+    fn prefix_range_ignore_case(&self, service: &Service, prefix: &[u8]) -> Range<ActionId> {
+        let start = service.actions.start as usize;
+        let slice = &self.actions[start..service.actions.end as usize];
+        let skip = service.prefix.len() + 1;
+        let lo = slice.partition_point(|a| cmp_lower(&a.lower.as_bytes()[skip..], prefix).is_lt());
+        let hi = lo
+            + slice[lo..].partition_point(|a| {
+                let name = &a.lower.as_bytes()[skip..];
+                name.len() >= prefix.len() && cmp_lower(&name[..prefix.len()], prefix).is_eq()
+            });
+        (start + lo) as ActionId..(start + hi) as ActionId
     }
 
     fn expand_lower(&self, lower: &str) -> ActionSet {
@@ -370,6 +427,18 @@ impl Catalog {
         }
         set
     }
+}
+
+/// Compares an already-lowercase name with `other` as if `other` were lowercased too.
+fn cmp_lower(lower: &[u8], other: &[u8]) -> std::cmp::Ordering {
+    let n = lower.len().min(other.len());
+    for i in 0..n {
+        let (a, b) = (lower[i], other[i].to_ascii_lowercase());
+        if a != b {
+            return a.cmp(&b);
+        }
+    }
+    lower.len().cmp(&other.len())
 }
 
 #[cfg(test)]

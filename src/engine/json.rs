@@ -34,7 +34,7 @@ pub fn parse_strict(text: &str) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
-/// Like [`parse_strict`] for bytes; non-UTF-8 input is an error naming the byte offset.
+/// Like [`parse_strict`] for bytes; non-UTF-8 input is an error naming the line and column.
 pub fn parse_strict_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = StrictValue(Path::Root).deserialize(&mut de)?;

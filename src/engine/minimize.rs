@@ -45,20 +45,32 @@ pub fn cover(
     opts: CoverOptions,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let mut ids = targets.iter().peekable();
-    while let Some(&first) = ids.peek() {
+    let mut next = targets.next_at_or_after(0);
+    while let Some(first) = next {
         let service = catalog.service_of(first);
-        let mut in_service: Vec<ActionId> = Vec::new();
-        while let Some(&id) = ids.peek() {
-            if id >= service.actions.end {
-                break;
-            }
-            in_service.push(id);
-            ids.next();
+        let (start, end) = (service.actions.start, service.actions.end);
+        next = targets.next_at_or_after(end);
+        // The common case for broad grants: the whole service is wanted, so `svc:*` it is.
+        if wanted.contains_range(start, end) && end - start > 1 && pm_ok(catalog, start, end, &opts) {
+            out.push(format!("{}:*", service.prefix));
+            continue;
         }
+        let in_service: Vec<ActionId> = targets.restricted(start, end).iter().collect();
         cover_service(catalog, service, wanted, &in_service, opts, &mut out);
     }
     out
+}
+
+/// Whether a wildcard over the whole of `start..end` respects the Permissions-management rule.
+fn pm_ok(catalog: &Catalog, start: ActionId, end: ActionId, opts: &CoverOptions) -> bool {
+    if opts.allow_permissions_management {
+        return true;
+    }
+    let mut pm = catalog.permissions_management().restricted(start, end);
+    if let Some(w) = opts.pm_already_wildcarded {
+        pm.difference_with(w);
+    }
+    pm.is_empty()
 }
 
 fn cover_service(

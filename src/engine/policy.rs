@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -73,10 +74,11 @@ impl ActionKind {
 /// One statement, with its keys as written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
-    fields: Map<String, Value>,
+    // Shared, so copying a policy map (every rewrite does) copies no JSON.
+    fields: Arc<Map<String, Value>>,
     effect: Effect,
     kind: ActionKind,
-    entries: Vec<String>,
+    entries: Arc<[String]>,
 }
 
 /// Statements whose `Sid` starts with this (case-sensitive, as in Repokid) are never rewritten.
@@ -128,7 +130,7 @@ impl Statement {
             Value::Array(actions.iter().cloned().map(Value::String).collect())
         });
         let mut fields = Map::with_capacity(self.fields.len());
-        for (k, v) in &self.fields {
+        for (k, v) in self.fields.iter() {
             if k == self.kind.key() {
                 fields.insert("Action".to_string(), value.take().unwrap_or(Value::Null));
             } else {
@@ -136,10 +138,10 @@ impl Statement {
             }
         }
         Statement {
-            fields,
+            fields: Arc::new(fields),
             effect: self.effect,
             kind: ActionKind::Action,
-            entries: actions,
+            entries: actions.into(),
         }
     }
 
@@ -197,10 +199,10 @@ impl Statement {
             }
         }
         Ok(Statement {
-            fields,
+            fields: Arc::new(fields),
             effect,
             kind,
-            entries,
+            entries: entries.into(),
         })
     }
 }
@@ -233,7 +235,7 @@ fn string_or_array(policy: &str, place: &str, v: &Value) -> Result<Vec<String>, 
 pub struct PolicyDocument {
     /// Top-level keys in the author's order; the `Statement` value here is a placeholder, rebuilt
     /// from `statements` by [`PolicyDocument::to_value`].
-    fields: Map<String, Value>,
+    fields: Arc<Map<String, Value>>,
     statements: Vec<Statement>,
     single_statement: bool,
 }
@@ -263,7 +265,7 @@ impl PolicyDocument {
 
     /// Builds a document from parsed JSON (already checked for duplicate keys).
     pub fn from_value(policy: &str, value: Value) -> Result<PolicyDocument, PolicyError> {
-        let Value::Object(fields) = value else {
+        let Value::Object(mut fields) = value else {
             return Err(perr(
                 policy,
                 "document",
@@ -275,37 +277,35 @@ impl PolicyDocument {
                 return Err(perr(policy, "Version", "must be a string"));
             }
         }
-        let (statements, single_statement) = match fields.get("Statement") {
-            Some(Value::Array(items)) => (
+        // Take the statements out, leaving a placeholder that keeps the key's position; they live
+        // in `statements` and `to_value` puts them back.
+        let raw = match fields.get_mut("Statement") {
+            Some(v) => std::mem::take(v),
+            None => return Err(perr(policy, "document", "missing Statement")),
+        };
+        let (statements, single_statement) = match raw {
+            Value::Array(items) => (
                 items
-                    .iter()
+                    .into_iter()
                     .enumerate()
-                    .map(|(i, s)| {
-                        Statement::from_value(policy, &format!("Statement[{i}]"), s.clone())
-                    })
+                    .map(|(i, s)| Statement::from_value(policy, &format!("Statement[{i}]"), s))
                     .collect::<Result<Vec<_>, _>>()?,
                 false,
             ),
-            Some(obj @ Value::Object(_)) => (
-                vec![Statement::from_value(policy, "Statement", obj.clone())?],
+            obj @ Value::Object(_) => (
+                vec![Statement::from_value(policy, "Statement", obj)?],
                 true,
             ),
-            Some(other) => {
+            other => {
                 return Err(perr(
                     policy,
                     "Statement",
                     format!("must be an object or an array of objects, found {other}"),
                 ));
             }
-            None => return Err(perr(policy, "document", "missing Statement")),
         };
-        // The statements live in `statements`; keep only the key's position here.
-        let mut fields = fields;
-        if let Some(v) = fields.get_mut("Statement") {
-            *v = Value::Null;
-        }
         Ok(PolicyDocument {
-            fields,
+            fields: Arc::new(fields),
             statements,
             single_statement,
         })
@@ -328,17 +328,17 @@ impl PolicyDocument {
     /// The document as JSON, keys in the author's order.
     pub fn to_value(&self) -> Value {
         let statement = if self.single_statement && self.statements.len() == 1 {
-            Value::Object(self.statements[0].fields.clone())
+            Value::Object((*self.statements[0].fields).clone())
         } else {
             Value::Array(
                 self.statements
                     .iter()
-                    .map(|s| Value::Object(s.fields.clone()))
+                    .map(|s| Value::Object((*s.fields).clone()))
                     .collect(),
             )
         };
         let mut out = Map::with_capacity(self.fields.len());
-        for (k, v) in &self.fields {
+        for (k, v) in self.fields.iter() {
             if k == "Statement" {
                 out.insert(k.clone(), statement.clone());
             } else {
@@ -412,7 +412,7 @@ pub fn inline_size(map: &PolicyMap) -> usize {
 /// excluded. Computed by walking the document, without serialising it.
 pub fn document_size(doc: &PolicyDocument) -> usize {
     let mut size = 2 + doc.fields.len().saturating_sub(1);
-    for (k, v) in &doc.fields {
+    for (k, v) in doc.fields.iter() {
         size += str_size(k) + 1;
         size += if k == "Statement" {
             if doc.single_statement && doc.statements.len() == 1 {

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::actionset::ActionSet;
-use super::catalog::{ActionId, Catalog, Expansion};
+use super::catalog::{Catalog, Expansion};
 use super::glob::has_wildcard;
 use super::grants::Grants;
 use super::minimize::{CoverOptions, CutMode, cover};
@@ -224,21 +224,19 @@ pub fn rewrite(
 }
 
 fn split_by_service(catalog: &Catalog, ids: &ActionSet) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut current_end: ActionId = 0;
-    for id in ids.iter() {
-        if groups.is_empty() || id >= current_end {
-            current_end = catalog.service_of(id).actions.end;
-            groups.push(Group {
-                targets: catalog.empty_set(),
-                patterns: None,
-                cost: 0,
-            });
-        }
-        if let Some(g) = groups.last_mut() {
-            g.targets.insert(id);
-            g.cost += catalog.name(id).len() + 3;
-        }
+    let mut groups = Vec::new();
+    let mut next = ids.next_at_or_after(0);
+    while let Some(first) = next {
+        let service = catalog.service_of(first);
+        let (start, end) = (service.actions.start, service.actions.end);
+        next = ids.next_at_or_after(end);
+        let targets = ids.restricted(start, end);
+        let cost = targets.iter().map(|id| catalog.name(id).len() + 3).sum();
+        groups.push(Group {
+            targets,
+            patterns: None,
+            cost,
+        });
     }
     groups
 }
@@ -248,7 +246,9 @@ fn cost(patterns: &[String]) -> usize {
     patterns.iter().map(|p| p.len() + 3).sum()
 }
 
-/// Replaces groups by their cover, largest saving first, until `size` fits; returns the new size.
+/// Replaces groups by their cover until `size` fits; returns the new size. Groups are tried
+/// largest first (a group can save at most what it costs), so only as many covers are computed
+/// as the limit needs.
 fn minimize_greedily(
     catalog: &Catalog,
     pending: &mut [Pending],
@@ -257,30 +257,30 @@ fn minimize_greedily(
     mode: CutMode,
     allow_permissions_management: bool,
 ) -> usize {
-    let mut candidates: Vec<(usize, usize, usize, Vec<String>)> = Vec::new();
-    for (pi, p) in pending.iter().enumerate() {
+    let mut order: Vec<(usize, usize, usize)> = pending
+        .iter()
+        .enumerate()
+        .flat_map(|(pi, p)| p.groups.iter().enumerate().map(move |(gi, g)| (g.cost, pi, gi)))
+        .collect();
+    order.sort_by(|a, b| b.cmp(a));
+    for (_, pi, gi) in order {
+        if size <= limit {
+            break;
+        }
+        let p = &pending[pi];
         let opts = CoverOptions {
             mode,
             allow_permissions_management,
             pm_already_wildcarded: Some(&p.wildcarded),
         };
-        for (gi, g) in p.groups.iter().enumerate() {
-            let patterns = cover(catalog, &p.wanted, &g.targets, opts);
-            let new = cost(&patterns);
-            if new < g.cost {
-                candidates.push((g.cost - new, pi, gi, patterns));
-            }
-        }
-    }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    for (saving, pi, gi, patterns) in candidates {
-        if size <= limit {
-            break;
-        }
+        let patterns = cover(catalog, &p.wanted, &p.groups[gi].targets, opts);
+        let new = cost(&patterns);
         let g = &mut pending[pi].groups[gi];
-        g.cost -= saving;
-        g.patterns = Some(patterns);
-        size = size.saturating_sub(saving);
+        if new < g.cost {
+            size = size.saturating_sub(g.cost - new);
+            g.cost = new;
+            g.patterns = Some(patterns);
+        }
     }
     size
 }
