@@ -234,12 +234,12 @@ fn statement(
                 .collect(),
         ),
         // Broad grants are rare in real accounts (and the costly case): about one statement in
-        // a hundred each.
-        82..=84 if rng.chance(33) => (
+        // two hundred each, so roughly one role in sixteen holds one.
+        82..=84 if rng.chance(17) => (
             "NotAction",
             vec!["iam:*".to_string(), "organizations:*".to_string()],
         ),
-        85..=87 if rng.chance(33) => ("Action", vec!["*".to_string()]),
+        85..=87 if rng.chance(17) => ("Action", vec!["*".to_string()]),
         88..=89 => (
             "Action",
             vec![format!("{}:NoSuchAction{}", svc(rng), rng.below(10))],

@@ -2,6 +2,8 @@
 //! overrides). Every property is checked against an *independent* expansion: a naive recursive
 //! glob over the catalog's names, sharing no code with the engine's matcher.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

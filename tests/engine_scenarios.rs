@@ -1,6 +1,8 @@
 //! Repokid's own scenarios (reference §5.9, §5.15, §13.1, §13.2, §13.7) run against our engine.
 //! Where our behaviour deliberately differs from Repokid 0.19.8, the test name says so.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

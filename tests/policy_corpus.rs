@@ -2,6 +2,8 @@
 //! parse → canonicalise → re-parse unchanged, and invalid ones (`*.invalid.json`) must be rejected
 //! with an error that says which policy and where.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -13,7 +13,7 @@ use crate::engine::Catalog;
 
 /// Least privilege for AWS IAM roles, as code in git.
 ///
-/// repokid records every role's inline policies under policies/<account>/<role>.json, removes the
+/// repokid records every role's inline policies under policies/ACCOUNT/ROLE.json, removes the
 /// permissions Access Advisor shows unused, and proposes the result for review.
 #[derive(Debug, Parser)]
 #[command(

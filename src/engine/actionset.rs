@@ -209,7 +209,11 @@ impl ActionSet {
         let (first, last) = (start as usize / 64, (end as usize - 1) / 64);
         (first..=last).all(|w| {
             let lo = if w == first { start as usize % 64 } else { 0 };
-            let hi = if w == last { (end as usize - 1) % 64 } else { 63 };
+            let hi = if w == last {
+                (end as usize - 1) % 64
+            } else {
+                63
+            };
             let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
             self.word(w) & mask == mask
         })
@@ -318,7 +322,7 @@ mod tests {
             ranged.insert_range(r.0, r.0 + r.1);
             let model: Vec<u32> = a.iter().copied().chain(r.0..r.0 + r.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             prop_assert_eq!(ranged.iter().collect::<Vec<_>>(), model);
-            prop_assert_eq!(&d == &i, d.iter().eq(i.iter()));
+            prop_assert_eq!(d == i, d.iter().eq(i.iter()));
             let (lo, hi) = (r.0, r.0 + r.1);
             prop_assert_eq!(sa.restricted(lo, hi).iter().collect::<Vec<_>>(), a.range(lo..hi).copied().collect::<Vec<_>>());
             prop_assert_eq!(sa.next_at_or_after(lo), a.range(lo..).next().copied());

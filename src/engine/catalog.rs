@@ -99,6 +99,31 @@ struct Action {
     service: u32,
 }
 
+/// FNV-1a: action names are short and trusted (they come from the catalog), so a simple hash
+/// beats SipHash here.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type BuildFnv = std::hash::BuildHasherDefault<Fnv>;
+
 /// The result of expanding one `Action`/`NotAction` entry against the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expansion {
@@ -114,7 +139,7 @@ pub struct Catalog {
     source: String,
     services: Vec<Service>,
     actions: Vec<Action>,
-    by_lower: HashMap<Box<str>, ActionId>,
+    by_lower: HashMap<Box<str>, ActionId, BuildFnv>,
     permissions_management: ActionSet,
 }
 
@@ -306,7 +331,10 @@ impl Catalog {
         }
         match self.expand_common(name) {
             Some(set) => set.next_at_or_after(0),
-            None => self.by_lower.get(name.to_ascii_lowercase().as_str()).copied(),
+            None => self
+                .by_lower
+                .get(name.to_ascii_lowercase().as_str())
+                .copied(),
         }
     }
 
@@ -343,10 +371,19 @@ impl Catalog {
         }
     }
 
-    /// The shapes almost every policy uses — `svc:Name`, `svc:Prefix*`, `svc:*` — without
-    /// allocating a lowercase copy. `None` for anything else.
+    /// The shapes almost every policy uses — `svc:Name`, `svc:Prefix*`, `svc:*` — lowercased in
+    /// a stack buffer rather than a new string. `None` for anything else.
     fn expand_common(&self, pattern: &str) -> Option<ActionSet> {
-        let (svc, action) = pattern.split_once(':')?;
+        let mut buf = [0u8; 160];
+        let bytes = pattern.as_bytes();
+        if bytes.len() > buf.len() || !pattern.is_ascii() {
+            return None;
+        }
+        let lower = &mut buf[..bytes.len()];
+        lower.copy_from_slice(bytes);
+        lower.make_ascii_lowercase();
+        let lower = std::str::from_utf8(lower).ok()?;
+        let (svc, action) = lower.split_once(':')?;
         let (action, star) = match action.strip_suffix('*') {
             Some(prefix) => (prefix, true),
             None => (action, false),
@@ -355,34 +392,17 @@ impl Catalog {
             return None;
         }
         let mut set = ActionSet::default();
-        let Ok(si) = self
-            .services
-            .binary_search_by(|s| cmp_lower(s.prefix.as_bytes(), svc.as_bytes()))
-        else {
+        if !star {
+            if let Some(id) = self.by_lower.get(lower) {
+                set.insert(*id);
+            }
             return Some(set);
-        };
-        let service = &self.services[si];
-        let r = self.prefix_range_ignore_case(service, action.as_bytes());
-        if star {
+        }
+        if let Some(service) = self.service(svc) {
+            let r = self.prefix_range(service, action);
             set.insert_range(r.start, r.end);
-        } else if r.start < r.end && self.actions[r.start as usize].lower.len() == svc.len() + 1 + action.len() {
-            // The shortest name in the range is the exact match, if there is one.
-            set.insert(r.start);
         }
         Some(set)
-    }
-
-    fn prefix_range_ignore_case(&self, service: &Service, prefix: &[u8]) -> Range<ActionId> {
-        let start = service.actions.start as usize;
-        let slice = &self.actions[start..service.actions.end as usize];
-        let skip = service.prefix.len() + 1;
-        let lo = slice.partition_point(|a| cmp_lower(&a.lower.as_bytes()[skip..], prefix).is_lt());
-        let hi = lo
-            + slice[lo..].partition_point(|a| {
-                let name = &a.lower.as_bytes()[skip..];
-                name.len() >= prefix.len() && cmp_lower(&name[..prefix.len()], prefix).is_eq()
-            });
-        (start + lo) as ActionId..(start + hi) as ActionId
     }
 
     fn expand_lower(&self, lower: &str) -> ActionSet {
@@ -427,18 +447,6 @@ impl Catalog {
         }
         set
     }
-}
-
-/// Compares an already-lowercase name with `other` as if `other` were lowercased too.
-fn cmp_lower(lower: &[u8], other: &[u8]) -> std::cmp::Ordering {
-    let n = lower.len().min(other.len());
-    for i in 0..n {
-        let (a, b) = (lower[i], other[i].to_ascii_lowercase());
-        if a != b {
-            return a.cmp(&b);
-        }
-    }
-    lower.len().cmp(&other.len())
 }
 
 #[cfg(test)]

@@ -42,6 +42,95 @@ pub fn parse_strict_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
+/// Parses a top-level JSON object strictly, but hands the entries of its `streamed_key` object to
+/// `each` one at a time instead of building them into the result, so a large document (a usage
+/// file for thousands of roles) needs memory for one entry, not for the whole tree. Returns the
+/// other top-level keys; `streamed_key` maps to `null` in it. An error returned by `each` stops the
+/// parse and is reported with its line and column.
+pub fn parse_strict_streaming<F>(
+    text: &str,
+    streamed_key: &str,
+    each: F,
+) -> Result<Map<String, Value>, serde_json::Error>
+where
+    F: FnMut(String, Value) -> Result<(), String>,
+{
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = de::Deserializer::deserialize_map(&mut de, StreamingTop { streamed_key, each })?;
+    de.end()?;
+    Ok(top)
+}
+
+struct StreamingTop<'k, F> {
+    streamed_key: &'k str,
+    each: F,
+}
+
+impl<'de, F: FnMut(String, Value) -> Result<(), String>> Visitor<'de> for StreamingTop<'_, F> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format!("duplicate key {key:?} at $")));
+            }
+            if key == self.streamed_key {
+                map.next_value_seed(StreamingEntries {
+                    key: &key,
+                    each: &mut self.each,
+                })?;
+                out.insert(key, Value::Null);
+            } else {
+                let v = map.next_value_seed(StrictValue(Path::Key(&Path::Root, &key)))?;
+                out.insert(key, v);
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct StreamingEntries<'a, F> {
+    key: &'a str,
+    each: &'a mut F,
+}
+
+impl<'de, F: FnMut(String, Value) -> Result<(), String>> DeserializeSeed<'de>
+    for StreamingEntries<'_, F>
+{
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(String, Value) -> Result<(), String>> Visitor<'de> for StreamingEntries<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object at $.{}", self.key)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let parent = Path::Key(&Path::Root, self.key);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!(
+                    "duplicate key {key:?} at {parent}"
+                )));
+            }
+            let v = map.next_value_seed(StrictValue(Path::Key(&parent, &key)))?;
+            (self.each)(key, v).map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
 struct StrictValue<'a>(Path<'a>);
 
 impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
@@ -128,6 +217,31 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("line 1"), "{msg}");
+    }
+
+    #[test]
+    fn streaming_hands_entries_over_one_by_one() {
+        let mut seen = Vec::new();
+        let top = parse_strict_streaming(
+            r#"{"version":1,"roles":{"a":{"x":1},"b":[2]},"z":true}"#,
+            "roles",
+            |k, v| {
+                seen.push((k, v));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].1, serde_json::json!([2]));
+        assert_eq!(top.get("roles"), Some(&Value::Null));
+        assert_eq!(top.get("z"), Some(&Value::Bool(true)));
+        assert!(
+            parse_strict_streaming(r#"{"roles":{"a":1,"a":2}}"#, "roles", |_, _| Ok(())).is_err()
+        );
+        assert!(parse_strict_streaming(r#"{"roles":[]}"#, "roles", |_, _| Ok(())).is_err());
+        let e = parse_strict_streaming(r#"{"roles":{"a":1}}"#, "roles", |_, _| Err("nope".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub fn cover(
         let (start, end) = (service.actions.start, service.actions.end);
         next = targets.next_at_or_after(end);
         // The common case for broad grants: the whole service is wanted, so `svc:*` it is.
-        if wanted.contains_range(start, end) && end - start > 1 && pm_ok(catalog, start, end, &opts) {
+        if wanted.contains_range(start, end) && end - start > 1 && pm_ok(catalog, start, end, &opts)
+        {
             out.push(format!("{}:*", service.prefix));
             continue;
         }

@@ -119,18 +119,21 @@ pub fn plan_role(
         ineligible: Vec::new(),
         decisions: Decisions::default(),
         rewrite: None,
-        size_before: inline_size(&input.role.policies),
+        size_before: 0,
     };
+    let size_now = || inline_size(&input.role.policies);
     if !input.filter_hits.is_empty() {
         plan.ineligible.push(Ineligible::Filtered {
             hits: input.filter_hits.to_vec(),
         });
+        plan.size_before = size_now();
         return plan;
     }
     let usage = match input.usage {
         Some(u) if !u.services.is_empty() => u,
         _ => {
             plan.ineligible.push(Ineligible::NoUsageData);
+            plan.size_before = size_now();
             return plan;
         }
     };
@@ -140,6 +143,7 @@ pub fn plan_role(
             collected_at: usage.collected_at,
             max_age_days: settings.stale_after_days,
         });
+        plan.size_before = size_now();
         return plan;
     }
     let grants: Grants = analyze(&input.role.policies, catalog);
@@ -154,11 +158,18 @@ pub fn plan_role(
     let remove = plan.decisions.removable();
     if remove.is_empty() {
         plan.ineligible.push(Ineligible::NothingToRemove);
+        plan.size_before = size_now();
         return plan;
     }
     match rewrite(&input.role.policies, &grants, &remove, catalog, settings) {
-        Ok(r) => plan.rewrite = Some(r),
-        Err(e) => plan.ineligible.push(Ineligible::OverSizeLimit(e)),
+        Ok(r) => {
+            plan.size_before = r.size_before;
+            plan.rewrite = Some(r);
+        }
+        Err(e) => {
+            plan.size_before = e.size_before;
+            plan.ineligible.push(Ineligible::OverSizeLimit(e));
+        }
     }
     plan
 }

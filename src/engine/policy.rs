@@ -292,10 +292,9 @@ impl PolicyDocument {
                     .collect::<Result<Vec<_>, _>>()?,
                 false,
             ),
-            obj @ Value::Object(_) => (
-                vec![Statement::from_value(policy, "Statement", obj)?],
-                true,
-            ),
+            obj @ Value::Object(_) => {
+                (vec![Statement::from_value(policy, "Statement", obj)?], true)
+            }
             other => {
                 return Err(perr(
                     policy,

@@ -60,6 +60,8 @@ pub struct Rewrite {
     "the rewritten inline policies would be {size} characters, over IAM's {limit}-character limit by {over} even after exact minimization"
 )]
 pub struct OverSizeLimit {
+    /// Size of the policies before the rewrite.
+    pub size_before: usize,
     /// Smallest size reached.
     pub size: usize,
     /// The limit.
@@ -210,6 +212,7 @@ pub fn rewrite(
     let size_after = inline_size(&out.policies);
     if size_after > limit {
         return Err(OverSizeLimit {
+            size_before,
             size: size_after,
             limit,
             over: size_after - limit,
@@ -260,7 +263,12 @@ fn minimize_greedily(
     let mut order: Vec<(usize, usize, usize)> = pending
         .iter()
         .enumerate()
-        .flat_map(|(pi, p)| p.groups.iter().enumerate().map(move |(gi, g)| (g.cost, pi, gi)))
+        .flat_map(|(pi, p)| {
+            p.groups
+                .iter()
+                .enumerate()
+                .map(move |(gi, g)| (g.cost, pi, gi))
+        })
         .collect();
     order.sort_by(|a, b| b.cmp(a));
     for (_, pi, gi) in order {

@@ -27,7 +27,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Map, Number, Value};
 
 use super::{LastAccessed, RoleUsage, ServiceUsage, UsageByArn, UsageError};
-use crate::engine::json::parse_strict;
+use crate::engine::json::{parse_strict, parse_strict_streaming};
 
 /// The format version this module reads and writes.
 pub const NATIVE_VERSION: u64 = 1;
@@ -47,14 +47,43 @@ const SERVICE_KEYS: &[&str] = &["last_accessed", "actions"];
 /// unknown key, a wrong `version` or a value of the wrong type is an error whose `place` names
 /// where it is (`roles[arn:…].services.s3.last_accessed`).
 pub fn parse_native(text: &str, now: DateTime<Utc>) -> Result<UsageByArn, UsageError> {
-    let value = parse_json(text)?;
-    let Value::Object(top) = &value else {
-        return Err(UsageError::new(
-            "$",
-            format!("expected a usage document object, got {}", kind(&value)),
-        ));
+    // Roles are converted as they are read, so a document for thousands of roles never exists as
+    // one JSON tree. Errors inside roles are held back until the version has been checked: a
+    // later version may well have keys this reader does not know.
+    let mut out = UsageByArn::new();
+    let mut inherit: Vec<String> = Vec::new();
+    let mut first_error: Option<UsageError> = None;
+    let streamed = parse_strict_streaming(text, "roles", |arn, role| {
+        if first_error.is_some() {
+            return Ok(());
+        }
+        let place = format!("roles[{arn}]");
+        let parsed = check_arn(&arn, &place).and_then(|()| parse_role(&role, &place, None, now));
+        match parsed {
+            Ok(usage) => {
+                if role.get("collected_at").is_none() {
+                    inherit.push(arn.clone());
+                }
+                out.insert(arn, usage);
+            }
+            Err(e) => first_error = Some(e),
+        }
+        Ok(())
+    });
+    let top = match streamed {
+        Ok(top) => top,
+        // Not an object, or not JSON: the tree parser gives the precise message.
+        Err(_) => match parse_json(text)? {
+            Value::Object(_) => explain_shape_error(text)?,
+            other => {
+                return Err(UsageError::new(
+                    "$",
+                    format!("expected a usage document object, got {}", kind(&other)),
+                ));
+            }
+        },
     };
-    // The version first: a later version may well have keys this reader does not know.
+    // The version first.
     match top.get("version") {
         None => {
             return Err(UsageError::new(
@@ -73,31 +102,36 @@ pub fn parse_native(text: &str, now: DateTime<Utc>) -> Result<UsageByArn, UsageE
             ));
         }
     }
-    check_keys(top, TOP_KEYS, "")?;
+    check_keys(&top, TOP_KEYS, "")?;
+    if !top.contains_key("roles") {
+        return Err(UsageError::new("roles", "missing roles"));
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
     let default_collected_at = match top.get("collected_at") {
         None => None,
         Some(v) => collected_at_field(v, "collected_at", now)?,
     };
-    let roles = match top.get("roles") {
-        None => return Err(UsageError::new("roles", "missing roles")),
-        Some(Value::Object(roles)) => roles,
-        Some(other) => {
-            return Err(UsageError::new(
-                "roles",
-                format!("expected an object keyed by role ARN, got {}", kind(other)),
-            ));
+    for arn in inherit {
+        if let Some(role) = out.get_mut(&arn) {
+            role.collected_at = default_collected_at;
         }
-    };
-    let mut out = UsageByArn::new();
-    for (arn, role) in roles {
-        let place = format!("roles[{arn}]");
-        check_arn(arn, &place)?;
-        out.insert(
-            arn.clone(),
-            parse_role(role, &place, default_collected_at, now)?,
-        );
     }
     Ok(out)
+}
+
+/// The streaming reader failed on a document that is a JSON object: find out why with the tree
+/// reader (`roles` of the wrong type, a duplicate key, …) and say so.
+fn explain_shape_error(text: &str) -> Result<Map<String, Value>, UsageError> {
+    let value = parse_json(text)?;
+    match value.get("roles") {
+        Some(other) if !other.is_object() => Err(UsageError::new(
+            "roles",
+            format!("expected an object keyed by role ARN, got {}", kind(other)),
+        )),
+        _ => Err(UsageError::new("$", "malformed usage document")),
+    }
 }
 
 /// Writes usage data in the native format (pretty-printed, version 1, trailing newline).
