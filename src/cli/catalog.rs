@@ -41,6 +41,7 @@ pub fn run(
                     let doc = json!({
                         "version": 1,
                         "source": c.source(),
+                        "updated": c.updated(),
                         "origin": loaded.origin,
                         "services": c.services().len(),
                         "actions": c.len(),
@@ -50,6 +51,9 @@ pub fn run(
                 }
                 Format::Human => {
                     println!("source    {} ({})", c.source(), loaded.origin);
+                    if let Some(updated) = c.updated() {
+                        println!("updated   {updated}");
+                    }
                     println!("services  {}", c.services().len());
                     println!("actions   {}", c.len());
                     let parts: Vec<String> =

