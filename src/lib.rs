@@ -5,10 +5,15 @@
 //! * [`engine`] — the pure rightsizing engine (catalog, policy model, usage, decisions, rewrite,
 //!   minimization). No I/O: every input is plain data, every output a value.
 //! * [`filters`] — which roles are in scope, configured by `filters.toml` (pure as well).
+//! * [`sources`] — where roles and usage come from (files now; AWS and Aardvark behind the same
+//!   traits).
+//! * [`store`] — the git policy store and what its history answers (ages, rollback, stats).
 //! * [`cli`] — the `repokid` command line, a thin layer over the above.
 //! * [`synth`] — a seeded synthetic organisation, for benchmarks and property tests.
 
 pub mod cli;
 pub mod engine;
 pub mod filters;
+pub mod sources;
+pub mod store;
 pub mod synth;

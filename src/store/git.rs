@@ -1,0 +1,1 @@
+//! TODO: reading and writing role files as commits.
