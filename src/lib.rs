@@ -14,6 +14,10 @@
 pub mod cli;
 pub mod engine;
 pub mod filters;
+pub mod ops;
+pub mod report;
+pub mod review;
+pub mod settings;
 pub mod sources;
 pub mod store;
 pub mod synth;

@@ -1,28 +1,42 @@
 //! The command line: argument parsing with clap, then one module per command. Commands build
-//! plain requests for the library and hand results to an output writer; exit codes are
+//! plain requests for the library ([`crate::ops`]) and print the results; exit codes are
 //! 0 (ok), 1 (something failed) and 2 (usage error — clap's own code).
 
 mod catalog;
+mod demo;
+mod history;
+mod init;
+mod inputs;
+mod plan;
+mod roles;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::engine::Catalog;
+use crate::ops::Workspace;
 
 /// Least privilege for AWS IAM roles, as code in git.
 ///
-/// repokid records every role's inline policies under policies/ACCOUNT/ROLE.json, removes the
-/// permissions Access Advisor shows unused, and proposes the result for review.
+/// repokid records every role's inline policies under policies/ACCOUNT/ROLE.json (sync), removes
+/// the permissions Access Advisor shows unused (plan, propose), and leaves the change for review.
+/// Start with `repokid demo`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "repokid",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "repokid", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
+    /// Settings file.
+    #[arg(long, global = true, value_name = "FILE", default_value = "repokid.toml")]
+    config: PathBuf,
+
+    /// The git repository holding policies/ (default: `repo` in the settings, else ".").
+    #[arg(long, global = true, value_name = "DIR")]
+    repo: Option<PathBuf>,
+
     /// Use this IAM action catalog (iam-catalog v1 TSV) instead of the embedded one.
     #[arg(long, global = true, value_name = "FILE")]
     catalog: Option<PathBuf>,
@@ -34,6 +48,10 @@ pub struct Cli {
     /// Log more (-v: info, -vv: debug, -vvv: trace). Logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+
+    /// Evaluate as if the time were this (RFC 3339); for reproducible runs and tests.
+    #[arg(long, global = true, value_name = "TIME", hide = true)]
+    now: Option<DateTime<Utc>>,
 
     #[command(subcommand)]
     command: Command,
@@ -50,16 +68,71 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole loop (sync → plan → propose) on the bundled demo data in a temporary
+    /// repository, and print what a reviewer would see. Needs no AWS account and no token.
+    Demo(demo::DemoArgs),
+    /// Write a commented repokid.toml and the default filters.toml into a directory.
+    Init(init::InitArgs),
+    /// Write a commented settings file (Repokid's `config`); filters.toml goes beside it.
+    Config(init::ConfigArgs),
+    /// Record every role's live inline policies in the policy store, one commit per account
+    /// (Repokid's update_role_cache).
+    #[command(alias = "update_role_cache")]
+    Sync(sync::SyncArgs),
+    /// Show what would be removed from each role and why, changing nothing (a dry run of
+    /// Repokid's repo_all_roles).
+    #[command(aliases = ["repo_all_roles", "repo_role"])]
+    Plan(plan::PlanArgs),
+    /// Write the rightsized policies on a branch per account and print the pull request text.
+    Propose(plan::ProposeArgs),
+    /// Show one role: its recorded policies, every decision with evidence, and a coloured diff
+    /// of what would change (Repokid's display_role).
+    #[command(alias = "display_role")]
+    DisplayRole(plan::DisplayRoleArgs),
+    /// List the roles recorded for an account (Repokid's display_role_cache).
+    #[command(alias = "display_role_cache")]
+    DisplayRoleCache(roles::RoleCacheArgs),
+    /// Find recorded roles whose policies grant any of the permissions (wildcards expanded).
+    #[command(alias = "find_roles_with_permissions")]
+    FindRolesWithPermissions(roles::FindArgs),
+    /// Remove named permissions from the roles in a file, as a proposal branch per account.
+    #[command(alias = "remove_permissions_from_roles")]
+    RemovePermissionsFromRoles(roles::RemoveArgs),
+    /// List a role's versions from git history, or restore one (or one service of it) as a new
+    /// commit on a branch, showing which permissions come back (Repokid's rollback_role).
+    #[command(alias = "rollback_role")]
+    Rollback(history::RollbackArgs),
+    /// Permissions per role over history, as CSV (or JSON with --format json) (Repokid's repo_stats).
+    #[command(alias = "repo_stats")]
+    Stats(history::StatsArgs),
     /// Inspect the IAM action catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
 }
 
+/// What every command gets besides its own arguments.
+pub struct Ctx {
+    catalog: LoadedCatalog,
+    format: Format,
+    now: DateTime<Utc>,
+    now_given: bool,
+    config: PathBuf,
+    config_given: bool,
+    repo: Option<PathBuf>,
+}
+
+impl Ctx {
+    fn workspace(&self) -> anyhow::Result<Workspace> {
+        Ok(Workspace::load(&self.config, self.config_given, self.catalog.catalog)?)
+    }
+}
+
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> ExitCode {
+    let config_given = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    match run(&cli) {
+    match run(cli, config_given) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -68,10 +141,30 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let loaded = LoadedCatalog::load(cli.catalog.as_ref())?;
+fn run(cli: Cli, config_given: bool) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx {
+        catalog: LoadedCatalog::load(cli.catalog.as_ref())?,
+        format: cli.format,
+        now: cli.now.unwrap_or_else(Utc::now),
+        now_given: cli.now.is_some(),
+        config: cli.config,
+        config_given,
+        repo: cli.repo,
+    };
     match &cli.command {
-        Command::Catalog(cmd) => catalog::run(cmd, &loaded, cli.format),
+        Command::Demo(a) => demo::run(a, &ctx),
+        Command::Init(a) => init::run_init(a),
+        Command::Config(a) => init::run_config(a),
+        Command::Sync(a) => sync::run(a, &ctx),
+        Command::Plan(a) => plan::run_plan(a, &ctx),
+        Command::Propose(a) => plan::run_propose(a, &ctx),
+        Command::DisplayRole(a) => plan::run_display_role(a, &ctx),
+        Command::DisplayRoleCache(a) => roles::run_role_cache(a, &ctx),
+        Command::FindRolesWithPermissions(a) => roles::run_find(a, &ctx),
+        Command::RemovePermissionsFromRoles(a) => roles::run_remove(a, &ctx),
+        Command::Rollback(a) => history::run_rollback(a, &ctx),
+        Command::Stats(a) => history::run_stats(a, &ctx),
+        Command::Catalog(cmd) => catalog::run(cmd, &ctx.catalog, ctx.format),
     }
 }
 
@@ -99,7 +192,6 @@ pub struct LoadedCatalog {
 
 impl LoadedCatalog {
     fn load(path: Option<&PathBuf>) -> anyhow::Result<LoadedCatalog> {
-        use anyhow::Context;
         match path {
             None => Ok(LoadedCatalog {
                 catalog: Catalog::embedded(),

@@ -2,3 +2,4 @@
 //! types; the engine never sees a file or an API.
 
 pub mod inventory_file;
+pub mod usage_file;

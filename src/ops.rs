@@ -1,0 +1,313 @@
+//! The library's front door: the operations the CLI runs (sync, plan, propose), as functions over
+//! plain inputs, so they can be called from code and tested without a terminal.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::{Catalog, PermissionAges, PlanInput, Role, RolePlan, plan_role};
+use crate::filters::{FilterConfig, FilterConfigError};
+use crate::report::{PLAN_SCHEMA_VERSION, PlanReport, RoleReport};
+use crate::settings::{Settings, SettingsError};
+use crate::sources::inventory_file::Inventory;
+use crate::engine::usage::UsageByArn;
+use crate::store::git::{PolicyStore, WriteAccount, WriteMode, Written};
+use crate::store::{Action, StoreError, history, trailers};
+
+/// Why an operation failed; each variant names the file, account or role concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// `repokid.toml` is unusable.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// `filters.toml` (or its blocklist file) is unusable.
+    #[error("{path}: {source}")]
+    Filters {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: FilterConfigError,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The policy store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Settings, filters and catalog, loaded once per run.
+#[derive(Debug)]
+pub struct Workspace {
+    /// `repokid.toml`.
+    pub settings: Settings,
+    /// `filters.toml`.
+    pub filters: FilterConfig,
+    /// Contents of the blocklist file `filters.toml` names, if any.
+    pub blocklist: Option<String>,
+    /// The IAM action catalog.
+    pub catalog: &'static Catalog,
+}
+
+impl Workspace {
+    /// Loads settings from `settings_path` (defaults when it is absent and `must_exist` is false)
+    /// and the filters file it names (the built-in defaults when that file is absent).
+    pub fn load(settings_path: &Path, must_exist: bool, catalog: &'static Catalog) -> Result<Workspace, OpsError> {
+        let settings = Settings::load(settings_path, must_exist)?;
+        let filters_path = settings.resolve(&settings.filters);
+        let shown = filters_path.display().to_string();
+        let text = match std::fs::read_to_string(&filters_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::filters::DEFAULT_FILTERS_TOML.to_string(),
+            Err(source) => return Err(OpsError::Io { path: shown, source }),
+        };
+        let filters = FilterConfig::parse(&text).map_err(|source| OpsError::Filters {
+            path: shown.clone(),
+            source,
+        })?;
+        let blocklist = match filters.blocklist_file() {
+            Some(p) => {
+                let base = filters_path.parent().unwrap_or(Path::new("."));
+                let p = base.join(p);
+                Some(std::fs::read_to_string(&p).map_err(|source| OpsError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?)
+            }
+            None => None,
+        };
+        Ok(Workspace {
+            settings,
+            filters,
+            blocklist,
+            catalog,
+        })
+    }
+}
+
+/// What to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Only these accounts (all in the inventory when empty).
+    pub accounts: Vec<String>,
+    /// Only these roles (all when empty).
+    pub roles: Vec<String>,
+    /// Override the grace period (days); shown in the report.
+    pub grace_days: Option<i64>,
+    /// The store revision whose policy files are the recorded state (`HEAD`).
+    pub rev: Option<String>,
+}
+
+/// A planned role: the role as planned (policies from the store where recorded) and its plan.
+#[derive(Debug, Clone)]
+pub struct PlannedRole {
+    /// The role.
+    pub role: Role,
+    /// Its plan.
+    pub plan: RolePlan,
+}
+
+/// Plans every selected role of the inventory. Policies come from the store at `rev` where the
+/// role is recorded there (the reviewed state), else from the inventory; permission ages come
+/// from the store's history (unknown without it, which keeps everything: fail closed).
+pub fn plan(
+    ws: &Workspace,
+    store: Option<&PolicyStore>,
+    inventory: &Inventory,
+    usage: &UsageByArn,
+    opts: &PlanOptions,
+    now: DateTime<Utc>,
+) -> Result<(PlanReport, Vec<PlannedRole>), OpsError> {
+    let mut settings = ws.settings.engine.clone();
+    if let Some(days) = opts.grace_days {
+        settings.grace_days = days;
+    }
+    let rev = opts.rev.as_deref().unwrap_or("HEAD");
+    let mut reports = Vec::new();
+    let mut planned = Vec::new();
+    for (account, roles) in &inventory.roles {
+        if !opts.accounts.is_empty() && !opts.accounts.contains(account) {
+            continue;
+        }
+        let filters = ws
+            .filters
+            .build(account, ws.blocklist.as_deref())
+            .map_err(|source| OpsError::Filters {
+                path: ws.settings.filters.display().to_string(),
+                source,
+            })?;
+        let recorded = match store {
+            Some(s) => s.read_account(rev, account).unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        for live in roles {
+            if !opts.roles.is_empty() && !opts.roles.contains(&live.name) {
+                continue;
+            }
+            let mut role = live.clone();
+            if let Some(p) = recorded.get(&role.name) {
+                role.policies = p.clone();
+            }
+            let ages = match (store, recorded.contains_key(&role.name)) {
+                (Some(s), true) => history::permission_ages(s.repo(), rev, account, &role.name, ws.catalog)?,
+                _ => PermissionAges::Unknown,
+            };
+            let hits = filters.apply(&role, now);
+            let plan = plan_role(
+                &PlanInput {
+                    role: &role,
+                    usage: usage.get(&role.arn),
+                    ages: &ages,
+                    filter_hits: &hits,
+                    announced: None,
+                },
+                &settings,
+                ws.catalog,
+                now,
+            );
+            reports.push(RoleReport::new(&role, &plan, ws.catalog));
+            planned.push(PlannedRole { role, plan });
+        }
+    }
+    Ok((
+        PlanReport {
+            version: PLAN_SCHEMA_VERSION,
+            generated_at: now,
+            settings,
+            grace_days_overridden: opts.grace_days.is_some(),
+            roles: reports,
+        },
+        planned,
+    ))
+}
+
+/// What `sync` did for one account.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    /// The account.
+    pub account: String,
+    /// The commit, when something changed.
+    pub written: Option<Written>,
+}
+
+/// Records the inventory's live policies in the store: one commit per account on the checked-out
+/// branch, roles missing from the inventory losing their files. An unchanged account makes no commit.
+pub fn sync(store: &PolicyStore, inventory: &Inventory, accounts: &[String]) -> Result<Vec<SyncOutcome>, OpsError> {
+    let mut out = Vec::new();
+    for (account, roles) in &inventory.roles {
+        if !accounts.is_empty() && !accounts.contains(account) {
+            continue;
+        }
+        let map: BTreeMap<String, crate::engine::PolicyMap> =
+            roles.iter().map(|r| (r.name.clone(), r.policies.clone())).collect();
+        let branch = store.current_branch()?;
+        let written = store.write_account(&WriteAccount {
+            branch,
+            base: None,
+            account: account.clone(),
+            roles: map,
+            mode: WriteMode::ReplaceAll,
+            action: Action::Sync,
+            subject: String::new(),
+            body: String::new(),
+            extra_trailers: Vec::new(),
+            author: None,
+            time: None,
+        })?;
+        out.push(SyncOutcome {
+            account: account.clone(),
+            written,
+        });
+    }
+    Ok(out)
+}
+
+/// A proposal written for one account.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The account.
+    pub account: String,
+    /// The branch it is on.
+    pub branch: String,
+    /// The commit, when anything was proposed.
+    pub written: Option<Written>,
+    /// Pull request title.
+    pub title: String,
+    /// Pull request body (Markdown).
+    pub body: String,
+}
+
+/// Writes the rightsized policies of every eligible role on a branch per account
+/// (`<branch-prefix>/<account>`, started from `base`), one commit each, and drafts the pull
+/// request text.
+pub fn propose(
+    ws: &Workspace,
+    store: &PolicyStore,
+    report: &PlanReport,
+    planned: &[PlannedRole],
+    base: &str,
+) -> Result<Vec<Proposal>, OpsError> {
+    let mut by_account: BTreeMap<&str, Vec<(&PlannedRole, &RoleReport)>> = BTreeMap::new();
+    for (p, r) in planned.iter().zip(&report.roles) {
+        by_account.entry(&p.role.account).or_default().push((p, r));
+    }
+    let mut out = Vec::new();
+    for (account, roles) in by_account {
+        let eligible: Vec<_> = roles.iter().filter(|(p, _)| p.plan.eligible()).collect();
+        let branch = format!("{}/{account}", ws.settings.propose.branch_prefix);
+        let removed: usize = eligible.iter().map(|(_, r)| r.removed.len()).sum();
+        let title = format!(
+            "repokid: remove {removed} unused permissions from {} roles in {account}",
+            eligible.len()
+        );
+        let body = crate::review::pr_body(account, report, &roles.iter().map(|(_, r)| *r).collect::<Vec<_>>());
+        if eligible.is_empty() {
+            out.push(Proposal {
+                account: account.to_string(),
+                branch,
+                written: None,
+                title,
+                body,
+            });
+            continue;
+        }
+        let map: BTreeMap<String, crate::engine::PolicyMap> = eligible
+            .iter()
+            .filter_map(|(p, _)| p.plan.proposed().map(|m| (p.role.name.clone(), m.clone())))
+            .collect();
+        let commit_body: String = eligible
+            .iter()
+            .map(|(_, r)| format!("{}: remove {} actions", r.role, r.removed.len()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let written = store.write_account(&WriteAccount {
+            branch: branch.clone(),
+            base: Some(base.to_string()),
+            account: account.to_string(),
+            roles: map,
+            mode: WriteMode::Upsert,
+            action: Action::Repo,
+            subject: title.clone(),
+            body: commit_body,
+            extra_trailers: vec![(trailers::REMOVED_ACTIONS.to_string(), removed.to_string())],
+            author: None,
+            time: None,
+        })?;
+        out.push(Proposal {
+            account: account.to_string(),
+            branch,
+            written,
+            title,
+            body,
+        });
+    }
+    Ok(out)
+}

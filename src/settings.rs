@@ -1,0 +1,222 @@
+//! `repokid.toml`: settings that are not about scope (scope lives in `filters.toml`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::EngineSettings;
+use crate::sources::usage_file::UsageFormat;
+
+/// The commented settings file `repokid init` writes; it documents every key.
+pub const DEFAULT_SETTINGS_TOML: &str = r#"# repokid settings. Which roles are in scope is configured in filters.toml.
+# Every key is optional; the values shown are the defaults.
+
+# Accounts to work on when a command is given no --account (12-digit ids).
+accounts = []
+
+# The git repository holding policies/<account>/<role>.json ("." = the current one).
+repo = "."
+
+# The filters file (relative to this file).
+filters = "filters.toml"
+
+[sources]
+# Inventory: the JSON printed by `aws iam get-account-authorization-details`.
+# inventory = "inventory.json"
+# Usage: a file in repokid's native format, an Aardvark response, or
+# GetServiceLastAccessedDetails responses keyed by role ARN.
+# usage = "usage.json"
+# usage-format = "auto"   # auto | native | aardvark | gslad
+
+[engine]
+# A service counts as used if last accessed within this many days.
+usage-window-days = 90
+# Permissions granted less than this many days ago are kept (0 turns the grace period off).
+grace-days = 14
+# Usage data older than this makes a role ineligible.
+stale-after-days = 5
+# Remove unused actions of used services where AWS tracks them at action level.
+action-level = false
+# IAM's limit on a role's inline policies (characters, whitespace excluded).
+size-limit = 10240
+# Let minimization write wildcards that cover Permissions-management actions.
+minimize-permissions-management = false
+
+[propose]
+# Proposal branches are <branch-prefix>/<account>.
+branch-prefix = "repokid/propose"
+"#;
+
+/// Parsed `repokid.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    /// Default accounts.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// The policy repository.
+    #[serde(default = "dot")]
+    pub repo: PathBuf,
+    /// The filters file, relative to the settings file.
+    #[serde(default = "filters_toml")]
+    pub filters: PathBuf,
+    /// Data sources.
+    #[serde(default)]
+    pub sources: SourceSettings,
+    /// Engine knobs.
+    #[serde(default)]
+    pub engine: EngineSettings,
+    /// Proposal settings.
+    #[serde(default)]
+    pub propose: ProposeSettings,
+    /// Directory the settings file is in (paths are relative to it).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn dot() -> PathBuf {
+    PathBuf::from(".")
+}
+
+fn filters_toml() -> PathBuf {
+    PathBuf::from("filters.toml")
+}
+
+/// Where inventory and usage come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SourceSettings {
+    /// Inventory file.
+    pub inventory: Option<PathBuf>,
+    /// Usage file.
+    pub usage: Option<PathBuf>,
+    /// Its format.
+    #[serde(default)]
+    pub usage_format: UsageFormat,
+}
+
+/// How proposals are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProposeSettings {
+    /// Branch prefix.
+    pub branch_prefix: String,
+}
+
+impl Default for ProposeSettings {
+    fn default() -> Self {
+        Self {
+            branch_prefix: "repokid/propose".into(),
+        }
+    }
+}
+
+/// A settings file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// Unreadable.
+    #[error("cannot read settings {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not the schema; toml's message names the line and key.
+    #[error("invalid settings {path}: {source}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A value that parses but is not allowed.
+    #[error("invalid settings {path}: {message}")]
+    Value {
+        /// The file.
+        path: String,
+        /// What.
+        message: String,
+    },
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::parse(DEFAULT_SETTINGS_TOML, Path::new("."), "built-in defaults")
+            .unwrap_or_else(|_| unreachable_defaults())
+    }
+}
+
+fn unreachable_defaults() -> Settings {
+    Settings {
+        accounts: Vec::new(),
+        repo: dot(),
+        filters: filters_toml(),
+        sources: SourceSettings::default(),
+        engine: EngineSettings::default(),
+        propose: ProposeSettings::default(),
+        base_dir: dot(),
+    }
+}
+
+impl Settings {
+    /// Parses settings text; `base_dir` is where relative paths start; `name` appears in errors.
+    pub fn parse(text: &str, base_dir: &Path, name: &str) -> Result<Settings, SettingsError> {
+        let mut s: Settings = toml::from_str(text).map_err(|source| SettingsError::Invalid {
+            path: name.to_string(),
+            source,
+        })?;
+        for a in &s.accounts {
+            crate::store::names::validate_account_id(a).map_err(|e| SettingsError::Value {
+                path: name.to_string(),
+                message: format!("accounts: {e}"),
+            })?;
+        }
+        s.base_dir = base_dir.to_path_buf();
+        Ok(s)
+    }
+
+    /// Loads `path`; a missing file at the default location means defaults.
+    pub fn load(path: &Path, must_exist: bool) -> Result<Settings, SettingsError> {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(dot);
+        match std::fs::read_to_string(path) {
+            Ok(text) => Settings::parse(&text, &base, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(Settings {
+                base_dir: base,
+                ..Settings::default()
+            }),
+            Err(source) => Err(SettingsError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// A path from the settings, resolved against the settings file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_is_the_defaults() {
+        let s = Settings::parse(DEFAULT_SETTINGS_TOML, Path::new("."), "t").unwrap();
+        assert_eq!(s.engine, EngineSettings::default());
+        assert_eq!(s.propose.branch_prefix, "repokid/propose");
+        assert_eq!(s.sources.usage_format, UsageFormat::Auto);
+    }
+
+    #[test]
+    fn typos_and_bad_accounts_are_errors() {
+        let e = Settings::parse("[engine]\ngrace-dayz = 3\n", Path::new("."), "repokid.toml").unwrap_err();
+        assert!(e.to_string().contains("repokid.toml") && e.to_string().contains("grace-dayz"), "{e}");
+        let e = Settings::parse("accounts = [\"123\"]\n", Path::new("."), "repokid.toml").unwrap_err();
+        assert!(e.to_string().contains("12 digits"), "{e}");
+    }
+}
