@@ -69,10 +69,14 @@ impl Reason {
     /// A short phrase for tables and PR bodies.
     pub fn summary(&self) -> String {
         match self {
-            Reason::ServiceUnused { last_used } => {
-                format!("service unused (last used {last_used})")
-            }
-            Reason::ActionUnused { last_used } => format!("action unused (last used {last_used})"),
+            Reason::ServiceUnused {
+                last_used: LastAccessed::Never,
+            } => "service never used".into(),
+            Reason::ServiceUnused { last_used } => format!("service unused since {last_used}"),
+            Reason::ActionUnused {
+                last_used: LastAccessed::Never,
+            } => "action never used".into(),
+            Reason::ActionUnused { last_used } => format!("action unused since {last_used}"),
             Reason::Used { last_used } => format!("used {last_used}"),
             Reason::NoUsageEntry => "no usage entry for the service (kept)".into(),
             Reason::NotTrackedAtActionLevel { service_last_used } => {
