@@ -126,6 +126,19 @@ pub fn plan(
     opts: &PlanOptions,
     now: DateTime<Utc>,
 ) -> Result<(PlanReport, Vec<PlannedRole>), OpsError> {
+    plan_with_progress(ws, store, inventory, usage, opts, now, &mut || {})
+}
+
+/// [`plan`], calling `tick` after each role (for a progress bar).
+pub fn plan_with_progress(
+    ws: &Workspace,
+    store: Option<&PolicyStore>,
+    inventory: &Inventory,
+    usage: &UsageByArn,
+    opts: &PlanOptions,
+    now: DateTime<Utc>,
+    tick: &mut dyn FnMut(),
+) -> Result<(PlanReport, Vec<PlannedRole>), OpsError> {
     let mut settings = ws.settings.engine.clone();
     if let Some(days) = opts.grace_days {
         settings.grace_days = days;
@@ -175,6 +188,7 @@ pub fn plan(
             );
             reports.push(RoleReport::new(&role, &plan, ws.catalog));
             planned.push(PlannedRole { role, plan });
+            tick();
         }
     }
     Ok((
@@ -210,17 +224,9 @@ pub fn sync(store: &PolicyStore, inventory: &Inventory, accounts: &[String]) -> 
             roles.iter().map(|r| (r.name.clone(), r.policies.clone())).collect();
         let branch = store.current_branch()?;
         let written = store.write_account(&WriteAccount {
-            branch,
-            base: None,
-            account: account.clone(),
             roles: map,
             mode: WriteMode::ReplaceAll,
-            action: Action::Sync,
-            subject: String::new(),
-            body: String::new(),
-            extra_trailers: Vec::new(),
-            author: None,
-            time: None,
+            ..WriteAccount::new(branch, account.clone())
         })?;
         out.push(SyncOutcome {
             account: account.clone(),
@@ -289,17 +295,13 @@ pub fn propose(
             .collect::<Vec<_>>()
             .join("\n");
         let written = store.write_account(&WriteAccount {
-            branch: branch.clone(),
             base: Some(base.to_string()),
-            account: account.to_string(),
             roles: map,
-            mode: WriteMode::Upsert,
             action: Action::Repo,
             subject: title.clone(),
             body: commit_body,
             extra_trailers: vec![(trailers::REMOVED_ACTIONS.to_string(), removed.to_string())],
-            author: None,
-            time: None,
+            ..WriteAccount::new(branch.clone(), account.to_string())
         })?;
         out.push(Proposal {
             account: account.to_string(),

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use super::inputs::{InputArgs, open_store};
 use super::{Ctx, Format};
 use crate::engine::policy::{PolicyMap, to_canonical_json};
-use crate::ops::{PlanOptions, plan, propose};
+use crate::ops::{PlanOptions, plan_with_progress, propose};
 
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
@@ -69,7 +69,19 @@ fn run(a: &PlanArgs, ctx: &Ctx, accounts_override: Option<Vec<String>>) -> Resul
         grace_days: a.grace_days,
         rev: Some(a.rev.clone()),
     };
-    let (report, planned) = plan(&ws, store.as_ref(), &inventory, &usage, &opts, ctx.now)?;
+    // A progress bar on a terminal only; scripts and CI logs get none.
+    let bar = if std::io::stderr().is_terminal() && inventory.len() > 200 {
+        indicatif::ProgressBar::new(inventory.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("planning {bar:40} {pos}/{len} roles ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (report, planned) =
+        plan_with_progress(&ws, store.as_ref(), &inventory, &usage, &opts, ctx.now, &mut || bar.inc(1))?;
+    bar.finish_and_clear();
     Ok((ws, store, report, planned))
 }
 

@@ -57,7 +57,7 @@ pub const FALLBACK_SIGNATURE: (&str, &str) = ("repokid", "repokid@localhost");
 
 /// From this many new files on, a commit's objects are written as one pack rather than loose
 /// (git's own `fetch.unpackLimit` default).
-const PACK_THRESHOLD: usize = 100;
+const PACK_THRESHOLD: usize = 1000;
 
 /// From this many roles on, rendering is spread over threads.
 const PARALLEL_RENDER_MIN: usize = 256;
@@ -468,44 +468,26 @@ impl PolicyStore {
                 Err(e) => return Err(StoreError::git(self.ctx("reading HEAD"))(e)),
             },
         };
-        if checked_out {
-            self.refuse_if_dirty(&req.account)?;
-        }
-        probe!("dirty check");
-
-        // The new trees.
         let rev = format!("branch {}", req.branch);
-        let old_root = match &parent {
-            Some(c) => Some(c.tree().map_err(StoreError::git(
-                self.ctx(format!("reading the tree of {}", c.id())),
-            ))?),
-            None => None,
-        };
-        let old_policies = match &old_root {
-            Some(t) => self.subtree(t, POLICIES_DIR, &rev)?,
-            None => None,
-        };
         let dir = account_dir(&req.account);
-        let old_account = match &old_root {
-            Some(t) => self.subtree(t, &dir, &rev)?,
-            None => None,
-        };
-        let mut existing: BTreeMap<String, (Oid, i32)> = BTreeMap::new();
-        if let Some(tree) = &old_account {
-            for entry in tree.iter() {
-                match self.role_entry(&dir, &entry, &rev) {
-                    Ok((role, _)) => {
-                        existing.insert(role, (entry.id(), entry.filemode()));
-                    }
-                    // A sync would have to delete a file it does not understand; refuse instead.
-                    Err(e) if req.mode == WriteMode::ReplaceAll => return Err(e),
-                    Err(_) => {}
-                }
+        // Rendering is most of the CPU time of a large write; it runs while the working tree is
+        // checked and the old trees are read.
+        let (old, rendered) = std::thread::scope(|scope| {
+            let renderer = scope.spawn(|| render_all(&req.roles));
+            let old = self.read_old(req, parent.as_ref(), checked_out, &dir, &rev);
+            match renderer.join() {
+                Ok(rendered) => (old, rendered),
+                Err(panic) => std::panic::resume_unwind(panic),
             }
-        }
-
-        probe!("existing");
-        let rendered = render_all(&req.roles)?;
+        });
+        let OldState {
+            root: old_root,
+            policies: old_policies,
+            account: old_account,
+            roles: existing,
+        } = old?;
+        let rendered = rendered?;
+        probe!("render_all");
         let mut added = Vec::new();
         let mut changed = Vec::new();
         let mut files = Vec::new();
@@ -607,6 +589,54 @@ impl PolicyStore {
         }))
     }
 
+    /// What `req` starts from: refuses if the account directory is dirty (when `checked_out`),
+    /// then reads the parent's trees and the account's role files.
+    fn read_old<'r>(
+        &'r self,
+        req: &WriteAccount,
+        parent: Option<&Commit<'r>>,
+        checked_out: bool,
+        dir: &str,
+        rev: &str,
+    ) -> Result<OldState<'r>, StoreError> {
+        if checked_out {
+            self.refuse_if_dirty(&req.account)?;
+        }
+        let root = match parent {
+            Some(c) => Some(c.tree().map_err(StoreError::git(
+                self.ctx(format!("reading the tree of {}", c.id())),
+            ))?),
+            None => None,
+        };
+        let policies = match &root {
+            Some(t) => self.subtree(t, POLICIES_DIR, rev)?,
+            None => None,
+        };
+        let account = match &root {
+            Some(t) => self.subtree(t, dir, rev)?,
+            None => None,
+        };
+        let mut roles = BTreeMap::new();
+        if let Some(tree) = &account {
+            for entry in tree.iter() {
+                match self.role_entry(dir, &entry, rev) {
+                    Ok((role, _)) => {
+                        roles.insert(role, (entry.id(), entry.filemode()));
+                    }
+                    // A sync would have to delete a file it does not understand; refuse instead.
+                    Err(e) if req.mode == WriteMode::ReplaceAll => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(OldState {
+            root,
+            policies,
+            account,
+            roles,
+        })
+    }
+
     /// Writes the blobs, trees and commit of `o` into `w`'s object database; returns the commit
     /// and every object written, with a path hint for delta compression.
     fn write_objects(
@@ -663,7 +693,17 @@ impl PolicyStore {
     fn write_objects_packed(&self, o: &NewObjects<'_>) -> Result<Oid, git2::Error> {
         // A second handle whose object database writes to memory; reads fall through to disk.
         let __t = std::time::Instant::now();
-        macro_rules! probe2 { ($l:expr) => { if std::env::var_os("REPOKID_PROBE").is_some() { eprintln!("  probe2 {:>8.1} ms {}", __t.elapsed().as_secs_f64()*1000.0, $l); } } }
+        macro_rules! probe2 {
+            ($l:expr) => {
+                if std::env::var_os("REPOKID_PROBE").is_some() {
+                    eprintln!(
+                        "  probe2 {:>8.1} ms {}",
+                        __t.elapsed().as_secs_f64() * 1000.0,
+                        $l
+                    );
+                }
+            };
+        }
         let w = Repository::open(self.repo.path())?;
         let odb = w.odb()?;
         let mempack = odb.add_new_mempack_backend(1000)?;
@@ -744,7 +784,10 @@ impl PolicyStore {
         match req.time {
             None => Ok(sig),
             Some(t) => {
-                let (name, email) = (sig.name().unwrap_or(FALLBACK_SIGNATURE.0), sig.email().unwrap_or(FALLBACK_SIGNATURE.1));
+                let (name, email) = (
+                    sig.name().unwrap_or(FALLBACK_SIGNATURE.0),
+                    sig.email().unwrap_or(FALLBACK_SIGNATURE.1),
+                );
                 Signature::new(name, email, &git2::Time::new(t.timestamp(), 0))
                     .map_err(StoreError::git("making the commit signature"))
             }
@@ -839,6 +882,18 @@ impl PolicyStore {
     }
 }
 
+/// The state a write starts from.
+struct OldState<'r> {
+    /// The parent commit's tree.
+    root: Option<Tree<'r>>,
+    /// Its `policies` tree.
+    policies: Option<Tree<'r>>,
+    /// Its `policies/<account>` tree.
+    account: Option<Tree<'r>>,
+    /// Role name → blob id and file mode of its file.
+    roles: BTreeMap<String, (Oid, i32)>,
+}
+
 /// Everything a commit writes, for [`PolicyStore::write_objects`].
 struct NewObjects<'a> {
     account: &'a str,
@@ -882,7 +937,7 @@ fn render_all(roles: &BTreeMap<String, PolicyMap>) -> Result<Vec<(String, Oid)>,
     }
     let maps: Vec<&PolicyMap> = roles.values().collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 || maps.len() < PARALLEL_RENDER_MIN {
+    if threads < 2 || maps.len() < PARALLEL_RENDER_MIN || std::env::var_os("SEQ").is_some() {
         return maps.into_iter().map(one).collect();
     }
     let chunk = maps.len().div_ceil(threads);
