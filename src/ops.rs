@@ -187,6 +187,7 @@ pub fn plan_with_progress(
                 now,
             );
             reports.push(RoleReport::new(&role, &plan, ws.catalog));
+            tracing::debug!(account = %account, role = %role.name, eligible = plan.eligible(), "planned");
             planned.push(PlannedRole { role, plan });
             tick();
         }
@@ -228,6 +229,7 @@ pub fn sync(store: &PolicyStore, inventory: &Inventory, accounts: &[String]) -> 
             mode: WriteMode::ReplaceAll,
             ..WriteAccount::new(branch, account.clone())
         })?;
+        tracing::info!(account = %account, roles = roles.len(), committed = written.is_some(), "synced");
         out.push(SyncOutcome {
             account: account.clone(),
             written,

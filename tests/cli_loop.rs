@@ -221,3 +221,32 @@ fn the_demo_runs_the_whole_loop() {
     let log = git(&dir, &["log", "--all", "--format=%s"]);
     assert_eq!(log.lines().count(), 3, "{log}");
 }
+
+#[test]
+fn init_writes_commented_settings_that_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = repokid(dir.path(), &["init", "cfg"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("repokid.toml") && out.contains("filters.toml"), "{out}");
+    let settings = std::fs::read_to_string(dir.path().join("cfg/repokid.toml")).unwrap();
+    assert!(settings.contains("# A service counts as used"), "{settings}");
+    // A second init leaves the files alone.
+    std::fs::write(dir.path().join("cfg/repokid.toml"), "accounts = [\"111122223333\"]\n").unwrap();
+    let (code, _, err) = repokid(dir.path(), &["init", "cfg"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("cfg/repokid.toml")).unwrap(),
+        "accounts = [\"111122223333\"]\n"
+    );
+    // `config FILE` (Repokid's name) and a settings typo naming the file and key.
+    let (code, _, _) = repokid(dir.path(), &["config", "other.toml"]);
+    assert_eq!(code, 0);
+    std::fs::write(dir.path().join("bad.toml"), "[engine]\ngrace-dayz = 1\n").unwrap();
+    let (code, _, err) = repokid(
+        dir.path(),
+        &["--config", "bad.toml", "plan", "--inventory", &inv(), "--usage", &usage(), "--no-repo"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.toml") && err.contains("grace-dayz"), "{err}");
+}
