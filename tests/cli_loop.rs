@@ -250,3 +250,28 @@ fn init_writes_commented_settings_that_load() {
     assert_eq!(code, 1);
     assert!(err.contains("bad.toml") && err.contains("grace-dayz"), "{err}");
 }
+
+#[test]
+fn a_20_mb_inventory_syncs() {
+    use repokid::engine::policy::parse_policy_map;
+    use repokid::engine::{Catalog, Role};
+    use repokid::synth::{SynthOptions, generate};
+    let now = chrono::DateTime::parse_from_rfc3339(NOW).unwrap().with_timezone(&chrono::Utc);
+    let org = generate(SynthOptions { seed: 9, roles: 9_000, accounts: 1 }, Catalog::embedded(), now);
+    let roles: Vec<Role> = org
+        .iter()
+        .map(|r| {
+            let mut role = Role::new(&r.account, &r.name, parse_policy_map(&r.name, &r.policies_json).unwrap());
+            role.create_date = Some(r.create_date);
+            role
+        })
+        .collect();
+    let text = repokid::sources::inventory_file::inventory_to_json(&roles);
+    assert!(text.len() > 20_000_000, "{} bytes", text.len());
+    let repo = new_repo();
+    std::fs::write(repo.path().join("big.json"), text).unwrap();
+    let (code, out, err) = repokid(repo.path(), &["sync", "--inventory", "big.json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("9000 added"), "{out}");
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "?? big.json\n");
+}
