@@ -71,6 +71,16 @@ fn sync(store: &PolicyStore, account: &str, roles: BTreeMap<String, PolicyMap>) 
         .unwrap()
 }
 
+fn sync_err(store: &PolicyStore, account: &str, roles: BTreeMap<String, PolicyMap>) -> StoreError {
+    store
+        .write_account(&WriteAccount {
+            mode: WriteMode::ReplaceAll,
+            roles,
+            ..WriteAccount::new(store.current_branch().unwrap(), account)
+        })
+        .unwrap_err()
+}
+
 fn head(dir: &Path) -> String {
     git(dir, &["rev-parse", "HEAD"]).trim().to_string()
 }
@@ -436,6 +446,13 @@ fn dirty_account_directory_is_refused() {
     git(d, &["checkout", "--", "."]);
     assert_eq!(status(d), "");
 
+    // Another git process holding the index.
+    std::fs::write(d.join(".git/index.lock"), "").unwrap();
+    let err = sync_err(&store, A1, changed.clone());
+    assert!(err.to_string().contains("index.lock"), "{err}");
+    assert_eq!(head(d), before);
+    std::fs::remove_file(d.join(".git/index.lock")).unwrap();
+
     // Changes elsewhere are no obstacle, and survive (staged stays staged, out of the commit).
     std::fs::write(d.join("README.md"), "readme\n").unwrap();
     git(d, &["add", "README.md"]);
@@ -451,6 +468,12 @@ fn dirty_account_directory_is_refused() {
     assert_eq!(
         git(d, &["show", "--name-only", "--format=", "HEAD"]),
         format!("policies/{A1}/batch.json\npolicies/{A1}/web.json\n")
+    );
+    // The index is consistent: the user's next commit contains their change and nothing else.
+    git(d, &["commit", "-q", "-m", "readme"]);
+    assert_eq!(
+        git(d, &["diff", "--name-only", "HEAD~1", "HEAD"]),
+        "README.md\n"
     );
 }
 
@@ -718,28 +741,106 @@ fn open_searches_upward_and_names_the_path() {
 fn many_roles_are_written_as_one_pack() {
     let (dir, store) = fresh();
     let d = dir.path();
-    let many: BTreeMap<String, PolicyMap> = (0..300)
+    let many: BTreeMap<String, PolicyMap> = (0..1200)
         .map(|i| {
             (
-                format!("role-{i:03}"),
+                format!("role-{i:04}"),
                 policy("p", &["s3:GetObject", &format!("sqs:SendMessage{i}")]),
             )
         })
         .collect();
     let w = sync(&store, A1, many.clone()).unwrap();
-    assert_eq!(w.added.len(), 300);
+    assert_eq!(w.added.len(), 1200);
     assert_eq!(status(d), "");
     assert_eq!(store.read_account("HEAD", A1).unwrap(), many);
     let counts = git(d, &["count-objects", "-v"]);
     assert!(counts.starts_with("count: 0\n"), "{counts}");
-    assert!(counts.contains("\nin-pack: 304\n"), "{counts}");
+    assert!(counts.contains("\nin-pack: 1204\n"), "{counts}");
     assert!(counts.contains("\npacks: 1\n"), "{counts}");
     git(d, &["fsck", "--strict", "--no-progress"]);
     // A small change afterwards is written loose, on top.
     let mut fewer = many;
-    fewer.remove("role-000");
+    fewer.remove("role-0000");
     let w = sync(&store, A1, fewer).unwrap();
-    assert_eq!(w.removed, ["role-000"]);
+    assert_eq!(w.removed, ["role-0000"]);
     assert_eq!(status(d), "");
     git(d, &["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
+fn an_unborn_checked_out_branch_starts_empty() {
+    let (dir, store) = fresh();
+    let d = dir.path();
+    let branch = store.current_branch().unwrap();
+    // It cannot start somewhere else: the index and working tree would not match.
+    git(d, &["commit", "-q", "--allow-empty", "-m", "elsewhere"]);
+    git(d, &["checkout", "-q", "--orphan", "fresh"]);
+    let err = store
+        .write_account(&WriteAccount {
+            base: Some(branch),
+            roles: roles(&[("web", web())]),
+            ..WriteAccount::new("fresh", A1)
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("no commits"), "{err}");
+    assert!(file(d, A1, "web").is_none());
+    // Without a base it gets a root commit.
+    let time = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+        .unwrap()
+        .to_utc();
+    let w = store
+        .write_account(&WriteAccount {
+            roles: roles(&[("web", web())]),
+            time: Some(time),
+            ..WriteAccount::new("fresh", A1)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(git(d, &["rev-list", "--count", "fresh"]).trim(), "1");
+    assert_eq!(
+        git(d, &["log", "-1", "--format=%at %ct"]).trim(),
+        "1767323045 1767323045"
+    );
+    assert_eq!(head(d), w.commit.to_string());
+    assert_eq!(status(d), "");
+}
+
+#[test]
+fn a_failed_working_tree_update_is_reported_after_the_commit() {
+    let (dir, store) = fresh();
+    let d = dir.path();
+    std::fs::write(d.join(".gitignore"), "*.tmp\n").unwrap();
+    git(d, &["add", ".gitignore"]);
+    git(d, &["commit", "-q", "-m", "ignore"]);
+    sync(&store, A1, roles(&[("web", web())])).unwrap();
+    // Something git does not report (an ignored file) sits where the new role's file must go.
+    let blocker = d.join("policies").join(A1).join("new.json");
+    std::fs::create_dir_all(&blocker).unwrap();
+    std::fs::write(blocker.join("x.tmp"), "").unwrap();
+    let before = head(d);
+    let err = sync_err(&store, A1, roles(&[("web", web()), ("new", batch())]));
+    let msg = err.to_string();
+    assert!(msg.contains("committed "), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "git restore --source=HEAD --staged --worktree -- policies/{A1}"
+        )),
+        "{msg}"
+    );
+    // The commit stands; the recovery command given works once the obstacle is gone.
+    assert_eq!(git(d, &["rev-parse", "HEAD~1"]).trim(), before);
+    std::fs::remove_dir_all(&blocker).unwrap();
+    git(
+        d,
+        &[
+            "restore",
+            "--source=HEAD",
+            "--staged",
+            "--worktree",
+            "--",
+            &format!("policies/{A1}"),
+        ],
+    );
+    assert_eq!(status(d), "");
+    assert_eq!(file(d, A1, "new").unwrap(), to_canonical_json(&batch()));
 }

@@ -10,6 +10,9 @@
 //! directory's files and index entries up to date, so `git status` stays clean. Any other branch
 //! changes by objects and ref alone.
 //!
+//! Large writes (a first sync of thousands of roles) collect their objects in memory and store
+//! them as one pack; small ones write loose objects, as `git add` would.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), repokid::store::StoreError> {
 //! use std::collections::BTreeMap;
@@ -55,8 +58,9 @@ const MODE_TREE: i32 = 0o040_000;
 /// signature.
 pub const FALLBACK_SIGNATURE: (&str, &str) = ("repokid", "repokid@localhost");
 
-/// From this many new files on, a commit's objects are written as one pack rather than loose
-/// (git's own `fetch.unpackLimit` default).
+/// From this many new files on, a commit's objects are written as one pack rather than loose:
+/// thousands of loose objects (a first sync) cost a file each and make git want to `gc`, while a
+/// few hundred are cheaper loose than delta-searched (`git add` writes loose objects too).
 const PACK_THRESHOLD: usize = 1000;
 
 /// From this many roles on, rendering is spread over threads.
@@ -414,20 +418,7 @@ impl PolicyStore {
     ///   `git restore --source=HEAD --staged --worktree -- policies/<account>` recovers.
     /// * Otherwise only objects and the ref change; the working tree is untouched.
     pub fn write_account(&self, req: &WriteAccount) -> Result<Option<Written>, StoreError> {
-        let __t = std::time::Instant::now();
-        macro_rules! probe {
-            ($l:expr) => {
-                if std::env::var_os("REPOKID_PROBE").is_some() {
-                    eprintln!(
-                        "probe {:>8.1} ms {}",
-                        __t.elapsed().as_secs_f64() * 1000.0,
-                        $l
-                    );
-                }
-            };
-        }
         self.validate(req)?;
-        probe!("validate");
         let refname = format!("refs/heads/{}", req.branch);
         let checked_out =
             !self.repo.is_bare() && self.head_branch()?.as_deref() == Some(&req.branch);
@@ -487,7 +478,6 @@ impl PolicyStore {
             roles: existing,
         } = old?;
         let rendered = rendered?;
-        probe!("render_all");
         let mut added = Vec::new();
         let mut changed = Vec::new();
         let mut files = Vec::new();
@@ -521,7 +511,6 @@ impl PolicyStore {
         if files.is_empty() && removed.is_empty() {
             return Ok(None);
         }
-        probe!("render+hash");
 
         // Objects (blobs, trees, the commit), then the ref.
         let message = commit_message(req, &added, &changed, &removed);
@@ -548,7 +537,6 @@ impl PolicyStore {
                 req.branch
             )))(e)
         })?;
-        probe!("objects");
         let subject = message.lines().next().unwrap_or_default();
         let reflog = match &parent {
             Some(_) => format!("commit: {subject}"),
@@ -568,7 +556,6 @@ impl PolicyStore {
             ))));
         }
 
-        probe!("commit+ref");
         if checked_out {
             self.update_worktree(&dir, &files, &removed).map_err(|e| {
                 StoreError::Other(self.ctx(format!(
@@ -580,7 +567,6 @@ impl PolicyStore {
             })?;
         }
 
-        probe!("worktree");
         Ok(Some(Written {
             commit,
             added,
@@ -600,6 +586,14 @@ impl PolicyStore {
         rev: &str,
     ) -> Result<OldState<'r>, StoreError> {
         if checked_out {
+            // The index is updated after the commit; refuse now rather than fail then.
+            let lock = self.repo.path().join("index.lock");
+            if lock.exists() {
+                return Err(StoreError::Other(format!(
+                    "{} exists: another git process is using the index (nothing was written)",
+                    lock.display()
+                )));
+            }
             self.refuse_if_dirty(&req.account)?;
         }
         let root = match parent {
@@ -692,23 +686,10 @@ impl PolicyStore {
     /// pack (delta-compressed, one file) instead of one loose file each.
     fn write_objects_packed(&self, o: &NewObjects<'_>) -> Result<Oid, git2::Error> {
         // A second handle whose object database writes to memory; reads fall through to disk.
-        let __t = std::time::Instant::now();
-        macro_rules! probe2 {
-            ($l:expr) => {
-                if std::env::var_os("REPOKID_PROBE").is_some() {
-                    eprintln!(
-                        "  probe2 {:>8.1} ms {}",
-                        __t.elapsed().as_secs_f64() * 1000.0,
-                        $l
-                    );
-                }
-            };
-        }
         let w = Repository::open(self.repo.path())?;
         let odb = w.odb()?;
         let mempack = odb.add_new_mempack_backend(1000)?;
         let (commit, written) = self.write_objects(&w, o)?;
-        probe2!("mempack writes");
         let mut pb = w.packbuilder()?;
         pb.set_threads(0);
         for (id, path) in &written {
@@ -717,13 +698,11 @@ impl PolicyStore {
         let mut pack = git2::Buf::new();
         pb.write_buf(&mut pack)?;
         drop(pb);
-        probe2!(format!("packbuilder {} bytes", pack.len()));
         let target = self.repo.odb()?;
         let mut writer = target.packwriter()?;
         std::io::Write::write_all(&mut writer, &pack)
             .map_err(|e| git2::Error::from_str(&format!("writing the pack: {e}")))?;
         writer.commit()?;
-        probe2!("packwriter");
         mempack.reset()?;
         Ok(commit)
     }
@@ -937,7 +916,7 @@ fn render_all(roles: &BTreeMap<String, PolicyMap>) -> Result<Vec<(String, Oid)>,
     }
     let maps: Vec<&PolicyMap> = roles.values().collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 || maps.len() < PARALLEL_RENDER_MIN || std::env::var_os("SEQ").is_some() {
+    if threads < 2 || maps.len() < PARALLEL_RENDER_MIN {
         return maps.into_iter().map(one).collect();
     }
     let chunk = maps.len().div_ceil(threads);
