@@ -1,26 +1,40 @@
 //! History benchmark: builds a policy repository (10,000 synthetic roles over 4 accounts in one
-//! commit, then 500 tool commits each changing about 20 roles), then times `stats` over the whole
-//! history, and `permission_ages` for a sample of roles. Prints the figures.
+//! commit, then 500 tool commits each changing about 20 roles), packs it as a clone would have it,
+//! then times `stats` over the whole history, and permission ages (per role, and for a whole
+//! account at once). Prints the figures.
 //!
 //! ```text
 //! cargo bench --bench stats
+//! REPOKID_BENCH_MIXED=1 cargo bench --bench stats     # every commit touches every account
 //! REPOKID_BENCH_ROLES=2000 REPOKID_BENCH_COMMITS=100 cargo bench --bench stats
 //! ```
+//!
+//! By default each commit changes roles of one account, as the tool writes them (one commit per
+//! account). With `REPOKID_BENCH_MIXED=1` each commit's roles are drawn from all accounts, so
+//! every commit rewrites every account's directory tree: the worst case for tree reads.
 //!
 //! Target (store issue): `stats` over the whole history in under 2 s (release).
 
 #![allow(clippy::unwrap_used)] // benchmark code: a panic is the failure report
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use git2::{Oid, Repository, Signature, Time};
 use repokid::engine::Catalog;
 use repokid::engine::policy::{parse_policy_map, policy_map_from_value, to_canonical_json};
-use repokid::store::history::{permission_ages, stats};
+use repokid::store::history::{account_permission_ages, permission_ages, stats};
 use repokid::synth::{Rng, SynthOptions, generate};
 use serde_json::Value;
+
+fn status_mb(key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -76,6 +90,7 @@ fn main() {
     let roles = env("REPOKID_BENCH_ROLES", 10_000);
     let commits = env("REPOKID_BENCH_COMMITS", 500);
     let per_commit = env("REPOKID_BENCH_CHANGES", 20);
+    let mixed = env("REPOKID_BENCH_MIXED", 0) != 0;
     let accounts = 4;
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
     let catalog = Catalog::embedded();
@@ -92,6 +107,10 @@ fn main() {
     );
     let dir = tempfile::tempdir().unwrap();
     let repo = Repository::init_bare(dir.path()).unwrap();
+    // Objects go to memory while building, then into one pack: the layout of a cloned (or
+    // garbage-collected) repository, and no 30,000 loose-object files to create.
+    let odb = repo.odb().unwrap();
+    let mempack = odb.add_new_mempack_backend(1000).unwrap();
     let start = now - Duration::days(commits as i64 + 1);
     let sig = |when: chrono::DateTime<Utc>| {
         Signature::new(
@@ -153,8 +172,13 @@ fn main() {
     let mut changes = 0usize;
     for c in 0..commits {
         let mut touched: BTreeMap<String, Vec<(String, Oid)>> = BTreeMap::new();
+        let account = c % accounts;
         for _ in 0..per_commit {
-            let i = rng.below(roles);
+            let i = if mixed {
+                rng.below(roles)
+            } else {
+                (rng.below(roles.div_ceil(accounts)) * accounts + account).min(roles - 1)
+            };
             mutate(&mut rng, &mut current[i], &originals[i]);
             let text = canonical(&org[i].name, &current[i]);
             let blob = repo.blob(text.as_bytes()).unwrap();
@@ -189,10 +213,40 @@ fn main() {
             )
             .unwrap();
     }
+    let history_time = t.elapsed();
+    let t = Instant::now();
+    let mut pack = git2::Buf::new();
+    mempack.dump(&repo, &mut pack).unwrap();
+    let pack_mb = pack.len() as f64 / 1e6;
+    let mut writer = odb.packwriter().unwrap();
+    writer.write_all(&pack).unwrap();
+    writer.commit().unwrap();
+    mempack.reset().unwrap();
+    drop(writer);
+    drop(odb);
+    drop(repo);
+    let repo = Repository::open_bare(dir.path()).unwrap();
     repo.reference("refs/heads/main", head, true, "bench")
         .unwrap();
-    let history_time = t.elapsed();
+    let pack_time = t.elapsed();
     drop(org);
+
+    // For comparison: libgit2's diff_tree_to_tree restricted to policies/ over the same walk.
+    let t = Instant::now();
+    let mut deltas = 0usize;
+    let mut next = Some(repo.find_commit(head).unwrap());
+    let mut opts = git2::DiffOptions::new();
+    opts.pathspec("policies").skip_binary_check(true);
+    while let Some(commit) = next {
+        let parent = commit.parent(0).ok();
+        let old = parent.as_ref().map(|p| p.tree().unwrap());
+        let diff = repo
+            .diff_tree_to_tree(old.as_ref(), Some(&commit.tree().unwrap()), Some(&mut opts))
+            .unwrap();
+        deltas += diff.deltas().len();
+        next = parent;
+    }
+    let diff_time = t.elapsed();
 
     // The measurement: stats over the whole history.
     let t = Instant::now();
@@ -205,8 +259,9 @@ fn main() {
     let removed: usize = rows.iter().map(|r| r.removed).sum();
     let added: usize = rows.iter().map(|r| r.added).sum();
 
-    // Permission ages for a sample of roles (each walks the first-parent line on its own).
-    let sample = 100.min(roles);
+    // Permission ages: per role (one walk each) for a sample, and per account (one walk for all
+    // of its roles) for every account.
+    let sample = env("REPOKID_BENCH_AGES_SAMPLE", 20).min(roles);
     let t = Instant::now();
     for i in 0..sample {
         let account = format!("{:012}", 100_000_000_000u64 + (i % accounts) as u64);
@@ -214,16 +269,47 @@ fn main() {
         permission_ages(&repo, "refs/heads/main", &account, &name, catalog).unwrap();
     }
     let ages_time = t.elapsed();
+    let t = Instant::now();
+    let mut aged = 0usize;
+    let mut entries = 0usize;
+    let mut uniform = 0usize;
+    for a in 0..accounts {
+        let account = format!("{:012}", 100_000_000_000u64 + a as u64);
+        let ages = account_permission_ages(&repo, "refs/heads/main", &account, catalog).unwrap();
+        aged += ages.len();
+        uniform += ages
+            .values()
+            .filter(|a| matches!(a, repokid::engine::PermissionAges::Uniform(_)))
+            .count();
+        entries += ages
+            .values()
+            .map(|a| match a {
+                repokid::engine::PermissionAges::PerAction { since, .. } => since.len(),
+                _ => 1,
+            })
+            .sum::<usize>();
+    }
+    let account_ages_time = t.elapsed();
 
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     println!(
         "stats benchmark: {roles} roles over {accounts} accounts, 1 + {commits} commits, \
-         {changes} role changes"
+         {changes} role changes ({})",
+        if mixed {
+            "each commit touches every account"
+        } else {
+            "one account per commit"
+        }
     );
     println!(
         "  build: initial commit {:.0} ms, history {:.0} ms",
         ms(initial_time),
         ms(history_time)
+    );
+    println!("  packing: {:.0} ms ({pack_mb:.1} MB pack)", ms(pack_time));
+    println!(
+        "  for comparison, libgit2 diff_tree_to_tree over the same walk: {:.0} ms, {deltas} deltas",
+        ms(diff_time)
     );
     println!(
         "  stats over the whole history: {:.0} ms ({:.0} ms second run), {} rows \
@@ -233,9 +319,18 @@ fn main() {
         rows.len()
     );
     println!(
-        "  permission_ages: {:.2} ms per role ({sample} roles, {} commits deep)",
-        ms(ages_time) / sample as f64,
+        "  permission_ages: {:.1} ms per role ({sample} roles, {} commits deep)",
+        ms(ages_time) / sample.max(1) as f64,
         commits + 1
+    );
+    println!(
+        "  account_permission_ages: {:.0} ms for all {aged} roles ({accounts} walks, one at a \
+         time), {uniform} of them uniform, {entries} ages in all",
+        ms(account_ages_time)
+    );
+    println!(
+        "  peak memory: {:.0} MB",
+        status_mb("VmHWM:").unwrap_or(f64::NAN)
     );
     let target = 2000.0;
     println!(

@@ -6,12 +6,12 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use crate::engine::usage::UsageByArn;
 use crate::engine::{Catalog, PermissionAges, PlanInput, Role, RolePlan, plan_role};
 use crate::filters::{FilterConfig, FilterConfigError};
 use crate::report::{PLAN_SCHEMA_VERSION, PlanReport, RoleReport};
 use crate::settings::{Settings, SettingsError};
 use crate::sources::inventory_file::Inventory;
-use crate::engine::usage::UsageByArn;
 use crate::store::git::{PolicyStore, WriteAccount, WriteMode, Written};
 use crate::store::{Action, StoreError, history, trailers};
 
@@ -60,14 +60,25 @@ pub struct Workspace {
 impl Workspace {
     /// Loads settings from `settings_path` (defaults when it is absent and `must_exist` is false)
     /// and the filters file it names (the built-in defaults when that file is absent).
-    pub fn load(settings_path: &Path, must_exist: bool, catalog: &'static Catalog) -> Result<Workspace, OpsError> {
+    pub fn load(
+        settings_path: &Path,
+        must_exist: bool,
+        catalog: &'static Catalog,
+    ) -> Result<Workspace, OpsError> {
         let settings = Settings::load(settings_path, must_exist)?;
         let filters_path = settings.resolve(&settings.filters);
         let shown = filters_path.display().to_string();
         let text = match std::fs::read_to_string(&filters_path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::filters::DEFAULT_FILTERS_TOML.to_string(),
-            Err(source) => return Err(OpsError::Io { path: shown, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::filters::DEFAULT_FILTERS_TOML.to_string()
+            }
+            Err(source) => {
+                return Err(OpsError::Io {
+                    path: shown,
+                    source,
+                });
+            }
         };
         let filters = FilterConfig::parse(&text).map_err(|source| OpsError::Filters {
             path: shown.clone(),
@@ -158,8 +169,15 @@ pub fn plan_with_progress(
                 source,
             })?;
         let recorded = match store {
-            Some(s) => s.read_account(rev, account).unwrap_or_default(),
+            Some(s) => s.read_account(rev, account)?,
             None => BTreeMap::new(),
+        };
+        // One history walk answers every role's permission ages.
+        let mut ages_by_role = match store {
+            Some(s) if !recorded.is_empty() => {
+                history::account_permission_ages(s.repo(), rev, account, ws.catalog)?
+            }
+            _ => BTreeMap::new(),
         };
         for live in roles {
             if !opts.roles.is_empty() && !opts.roles.contains(&live.name) {
@@ -169,10 +187,9 @@ pub fn plan_with_progress(
             if let Some(p) = recorded.get(&role.name) {
                 role.policies = p.clone();
             }
-            let ages = match (store, recorded.contains_key(&role.name)) {
-                (Some(s), true) => history::permission_ages(s.repo(), rev, account, &role.name, ws.catalog)?,
-                _ => PermissionAges::Unknown,
-            };
+            let ages = ages_by_role
+                .remove(&role.name)
+                .unwrap_or(PermissionAges::Unknown);
             let hits = filters.apply(&role, now);
             let plan = plan_role(
                 &PlanInput {
@@ -215,14 +232,20 @@ pub struct SyncOutcome {
 
 /// Records the inventory's live policies in the store: one commit per account on the checked-out
 /// branch, roles missing from the inventory losing their files. An unchanged account makes no commit.
-pub fn sync(store: &PolicyStore, inventory: &Inventory, accounts: &[String]) -> Result<Vec<SyncOutcome>, OpsError> {
+pub fn sync(
+    store: &PolicyStore,
+    inventory: &Inventory,
+    accounts: &[String],
+) -> Result<Vec<SyncOutcome>, OpsError> {
     let mut out = Vec::new();
     for (account, roles) in &inventory.roles {
         if !accounts.is_empty() && !accounts.contains(account) {
             continue;
         }
-        let map: BTreeMap<String, crate::engine::PolicyMap> =
-            roles.iter().map(|r| (r.name.clone(), r.policies.clone())).collect();
+        let map: BTreeMap<String, crate::engine::PolicyMap> = roles
+            .iter()
+            .map(|r| (r.name.clone(), r.policies.clone()))
+            .collect();
         let branch = store.current_branch()?;
         let written = store.write_account(&WriteAccount {
             roles: map,
@@ -276,7 +299,11 @@ pub fn propose(
             "repokid: remove {removed} unused permissions from {} roles in {account}",
             eligible.len()
         );
-        let body = crate::review::pr_body(account, report, &roles.iter().map(|(_, r)| *r).collect::<Vec<_>>());
+        let body = crate::review::pr_body(
+            account,
+            report,
+            &roles.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
+        );
         if eligible.is_empty() {
             out.push(Proposal {
                 account: account.to_string(),

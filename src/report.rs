@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use crate::engine::minimize::CutMode;
 use crate::engine::rewrite::StatementRef;
-use crate::engine::{AccessLevel, Catalog, Ineligible, Reason, Role, RolePlan, EngineSettings};
+use crate::engine::{AccessLevel, Catalog, EngineSettings, Ineligible, Reason, Role, RolePlan};
 
 /// The JSON schema version of [`PlanReport`].
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
@@ -117,7 +117,12 @@ impl RoleReport {
             reasons: plan.ineligible.clone(),
             removed,
             kept,
-            unknown_actions: plan.decisions.unknown.iter().map(|(n, _)| n.clone()).collect(),
+            unknown_actions: plan
+                .decisions
+                .unknown
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect(),
             size_before: plan.size_before,
             size_after: rw.map_or(plan.size_before, |r| r.size_after),
             minimized: rw.and_then(|r| r.minimized).map(|m| match m {
@@ -127,14 +132,23 @@ impl RoleReport {
             removed_policies: rw.map(|r| r.removed_policies.clone()).unwrap_or_default(),
             removed_statements: rw.map(|r| r.removed_statements.clone()).unwrap_or_default(),
             policies: rw.map(|r| {
-                Value::Object(r.policies.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
+                Value::Object(
+                    r.policies
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_value()))
+                        .collect(),
+                )
             }),
         }
     }
 
     /// One line for humans on why the role is not changed.
     pub fn why_not(&self) -> String {
-        self.reasons.iter().map(Ineligible::summary).collect::<Vec<_>>().join("; ")
+        self.reasons
+            .iter()
+            .map(Ineligible::summary)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -172,21 +186,50 @@ impl PlanReport {
     pub fn to_table(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let width = self.roles.iter().map(|r| r.role.len()).max().unwrap_or(4).max(4);
-        let _ = writeln!(out, "{:<12}  {:<width$}  {:>7}  {:>12}  STATUS", "ACCOUNT", "ROLE", "REMOVE", "SIZE");
+        let width = self
+            .roles
+            .iter()
+            .map(|r| r.role.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(
+            out,
+            "{:<12}  {:<width$}  {:>7}  {:>12}  STATUS",
+            "ACCOUNT", "ROLE", "REMOVE", "SIZE"
+        );
         for r in &self.roles {
-            let status = if r.eligible { "proposed".to_string() } else { r.why_not() };
+            let status = if r.eligible {
+                "proposed".to_string()
+            } else {
+                r.why_not()
+            };
             let size = if r.eligible {
                 format!("{}→{}", r.size_before, r.size_after)
             } else {
                 r.size_before.to_string()
             };
-            let _ = writeln!(out, "{:<12}  {:<width$}  {:>7}  {:>12}  {}", r.account, r.role, r.removed.len(), size, status);
+            let _ = writeln!(
+                out,
+                "{:<12}  {:<width$}  {:>7}  {:>12}  {}",
+                r.account,
+                r.role,
+                r.removed.len(),
+                size,
+                status
+            );
         }
         let (roles, eligible, removed) = self.totals();
-        let _ = writeln!(out, "\n{roles} roles, {eligible} with removals, {removed} actions to remove");
+        let _ = writeln!(
+            out,
+            "\n{roles} roles, {eligible} with removals, {removed} actions to remove"
+        );
         if self.grace_days_overridden {
-            let _ = writeln!(out, "note: grace period overridden to {} days", self.settings.grace_days);
+            let _ = writeln!(
+                out,
+                "note: grace period overridden to {} days",
+                self.settings.grace_days
+            );
         }
         for r in self.roles.iter().filter(|r| r.eligible) {
             let _ = writeln!(out, "\n{} / {}", r.account, r.role);
@@ -198,13 +241,23 @@ impl PlanReport {
             let more = by_service.len() - shown;
             for (service, actions) in by_service.into_iter().take(shown) {
                 let evidence = actions[0].reason.summary();
-                let _ = writeln!(out, "  - {service}: {} action(s) — {evidence}", actions.len());
+                let _ = writeln!(
+                    out,
+                    "  - {service}: {} action(s) — {evidence}",
+                    actions.len()
+                );
             }
             if more > 0 {
-                let _ = writeln!(out, "  - … and {more} more services (`--format json` lists every action)");
+                let _ = writeln!(
+                    out,
+                    "  - … and {more} more services (`--format json` lists every action)"
+                );
             }
             if let Some(n) = r.kept.get("grace-period") {
-                let _ = writeln!(out, "  kept for the grace period: {n} action(s) granted recently");
+                let _ = writeln!(
+                    out,
+                    "  kept for the grace period: {n} action(s) granted recently"
+                );
             }
             if !r.removed_policies.is_empty() {
                 let _ = writeln!(out, "  policies deleted: {}", r.removed_policies.join(", "));

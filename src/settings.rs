@@ -196,7 +196,11 @@ impl Settings {
 
     /// A path from the settings, resolved against the settings file's directory.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 }
 
@@ -214,9 +218,14 @@ mod tests {
 
     #[test]
     fn typos_and_bad_accounts_are_errors() {
-        let e = Settings::parse("[engine]\ngrace-dayz = 3\n", Path::new("."), "repokid.toml").unwrap_err();
-        assert!(e.to_string().contains("repokid.toml") && e.to_string().contains("grace-dayz"), "{e}");
-        let e = Settings::parse("accounts = [\"123\"]\n", Path::new("."), "repokid.toml").unwrap_err();
+        let e = Settings::parse("[engine]\ngrace-dayz = 3\n", Path::new("."), "repokid.toml")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("repokid.toml") && e.to_string().contains("grace-dayz"),
+            "{e}"
+        );
+        let e =
+            Settings::parse("accounts = [\"123\"]\n", Path::new("."), "repokid.toml").unwrap_err();
         assert!(e.to_string().contains("12 digits"), "{e}");
     }
 }

@@ -10,7 +10,9 @@ const NOW: &str = "2026-11-20T12:00:00Z";
 const ACCOUNT: &str = "111122223333";
 
 fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/demo")
+        .join(name)
 }
 
 fn repokid(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -29,8 +31,16 @@ fn repokid(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -47,10 +57,28 @@ fn repo_with_history() -> tempfile::TempDir {
     assert_eq!(repokid(p, &["sync", "--inventory", inv]).0, 0);
     let (code, _, err) = repokid(
         p,
-        &["propose", "--inventory", inv, "--usage", usage, "--now", NOW, "--grace-days", "0"],
+        &[
+            "propose",
+            "--inventory",
+            inv,
+            "--usage",
+            usage,
+            "--now",
+            NOW,
+            "--grace-days",
+            "0",
+        ],
     );
     assert_eq!(code, 0, "{err}");
-    git(p, &["merge", "-q", "--ff-only", &format!("repokid/propose/{ACCOUNT}")]);
+    git(
+        p,
+        &[
+            "merge",
+            "-q",
+            "--ff-only",
+            &format!("repokid/propose/{ACCOUNT}"),
+        ],
+    );
     dir
 }
 
@@ -61,26 +89,65 @@ fn rollback_lists_versions_and_restores_as_a_branch() {
     let (code, out, err) = repokid(p, &["rollback", ACCOUNT, "orders-api"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("repo") && out.contains("sync"), "{out}");
-    assert_eq!(out.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), 2, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.trim_start().starts_with(char::is_numeric))
+            .count(),
+        2,
+        "{out}"
+    );
 
     let head = git(p, &["rev-parse", "HEAD"]);
-    let (code, out, err) = repokid(p, &["rollback_role", ACCOUNT, "orders-api", "--selection", "1"]);
+    let (code, out, err) = repokid(
+        p,
+        &["rollback_role", ACCOUNT, "orders-api", "--selection", "1"],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("comes back"), "{out}");
     assert!(out.contains("+ sns:Publish"), "{out}");
-    assert_eq!(git(p, &["rev-parse", "HEAD"]), head, "the checkout is untouched");
-    let msg = git(p, &["log", "-1", "--format=%B", &format!("repokid/rollback/{ACCOUNT}/orders-api")]);
+    assert_eq!(
+        git(p, &["rev-parse", "HEAD"]),
+        head,
+        "the checkout is untouched"
+    );
+    let msg = git(
+        p,
+        &[
+            "log",
+            "-1",
+            "--format=%B",
+            &format!("repokid/rollback/{ACCOUNT}/orders-api"),
+        ],
+    );
     assert!(msg.contains("Repokid-Action: rollback"), "{msg}");
 
     // Restoring one service only brings that service back.
     let (code, out, err) = repokid(
         p,
-        &["rollback", ACCOUNT, "orders-api", "--selection", "1", "--service", "sns", "--format", "json"],
+        &[
+            "rollback",
+            ACCOUNT,
+            "orders-api",
+            "--selection",
+            "1",
+            "--service",
+            "sns",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let back: Vec<&str> = v["comes_back"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
-    assert!(!back.is_empty() && back.iter().all(|a| a.starts_with("sns:")), "{back:?}");
+    let back: Vec<&str> = v["comes_back"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        !back.is_empty() && back.iter().all(|a| a.starts_with("sns:")),
+        "{back:?}"
+    );
 
     let (code, _, err) = repokid(p, &["rollback", ACCOUNT, "no-such-role"]);
     assert_eq!(code, 1);
@@ -96,11 +163,22 @@ fn stats_is_one_csv_with_one_header() {
     let (code, out, err) = repokid(repo.path(), &["stats"]);
     assert_eq!(code, 0, "{err}");
     let mut lines = out.lines();
-    assert_eq!(lines.next(), Some("date,commit,account,role,action,permissions,removed,added"));
-    assert_eq!(out.matches("date,commit").count(), 1, "Repokid printed the header twice (W27)");
+    assert_eq!(
+        lines.next(),
+        Some("date,commit,account,role,action,permissions,removed,added")
+    );
+    assert_eq!(
+        out.matches("date,commit").count(),
+        1,
+        "Repokid printed the header twice (W27)"
+    );
     let rows: Vec<&str> = lines.collect();
     assert!(rows.iter().any(|r| r.contains(",repo,")), "{out}");
-    assert_eq!(rows.iter().filter(|r| r.contains(",sync,")).count(), 36, "{out}");
+    assert_eq!(
+        rows.iter().filter(|r| r.contains(",sync,")).count(),
+        36,
+        "{out}"
+    );
     let (code, out, _) = repokid(repo.path(), &["repo_stats", "--format", "json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -118,24 +196,44 @@ fn find_and_remove_permissions() {
     // Wildcards in policies are expanded: legacy-admin's "*" grants iam:PassRole.
     let (code, out, err) = repokid(
         p,
-        &["find-roles-with-permissions", "iam:PassRole", "--output", "roles.txt"],
+        &[
+            "find-roles-with-permissions",
+            "iam:PassRole",
+            "--output",
+            "roles.txt",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("ci-deployer"), "{out}");
     let file = std::fs::read_to_string(p.join("roles.txt")).unwrap();
-    assert!(file.lines().all(|l| l.starts_with("arn:aws:iam::111122223333:role/")), "{file}");
+    assert!(
+        file.lines()
+            .all(|l| l.starts_with("arn:aws:iam::111122223333:role/")),
+        "{file}"
+    );
 
     let head = git(p, &["rev-parse", "HEAD"]);
     let (code, out, err) = repokid(
         p,
-        &["remove-permissions-from-roles", "--role-file", "roles.txt", "iam:PassRole"],
+        &[
+            "remove-permissions-from-roles",
+            "--role-file",
+            "roles.txt",
+            "iam:PassRole",
+        ],
     );
     assert_eq!(code, 0, "{err}\n{out}");
     assert_eq!(git(p, &["rev-parse", "HEAD"]), head);
     let branch = format!("repokid/remove-permissions/{ACCOUNT}");
     let msg = git(p, &["log", "-1", "--format=%B", &branch]);
     assert!(msg.contains("Repokid-Action: remove-permissions"), "{msg}");
-    let ci = git(p, &["show", &format!("{branch}:policies/{ACCOUNT}/ci-deployer.json")]);
+    let ci = git(
+        p,
+        &[
+            "show",
+            &format!("{branch}:policies/{ACCOUNT}/ci-deployer.json"),
+        ],
+    );
     assert!(!ci.contains("iam:PassRole"), "{ci}");
 
     let (code, _, err) = repokid(p, &["find-roles-with-permissions", "nosuch:Thing"]);

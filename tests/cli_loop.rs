@@ -9,7 +9,9 @@ use std::process::Command;
 const NOW: &str = "2026-11-20T12:00:00Z";
 
 fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/demo")
+        .join(name)
 }
 
 fn repokid(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -28,8 +30,16 @@ fn repokid(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -59,16 +69,27 @@ fn sync_records_each_account_once_and_only_when_changed() {
     assert!(msg.contains("Repokid-Action: sync"), "{msg}");
     assert!(msg.contains("Repokid-Account: 111122223333"), "{msg}");
     assert!(msg.contains("Repokid-Roles-Added: 36"), "{msg}");
-    assert!(repo.path().join("policies/111122223333/orders-api.json").exists());
+    assert!(
+        repo.path()
+            .join("policies/111122223333/orders-api.json")
+            .exists()
+    );
     assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
     // The empty map is a real state.
-    let empty = std::fs::read_to_string(repo.path().join("policies/111122223333/readonly-auditor.json")).unwrap();
+    let empty = std::fs::read_to_string(
+        repo.path()
+            .join("policies/111122223333/readonly-auditor.json"),
+    )
+    .unwrap();
     assert_eq!(empty, "{}\n");
 
     let (code, out, _) = repokid(repo.path(), &["update_role_cache", "--inventory", &inv()]);
     assert_eq!(code, 0);
     assert!(out.contains("unchanged, no commit"), "{out}");
-    assert_eq!(git(repo.path(), &["rev-list", "--count", "HEAD"]).trim(), "1");
+    assert_eq!(
+        git(repo.path(), &["rev-list", "--count", "HEAD"]).trim(),
+        "1"
+    );
 }
 
 #[test]
@@ -77,7 +98,19 @@ fn plan_json_follows_the_documented_schema() {
     assert_eq!(repokid(repo.path(), &["sync", "--inventory", &inv()]).0, 0);
     let (code, out, err) = repokid(
         repo.path(),
-        &["plan", "--inventory", &inv(), "--usage", &usage(), "--now", NOW, "--grace-days", "0", "--format", "json"],
+        &[
+            "plan",
+            "--inventory",
+            &inv(),
+            "--usage",
+            &usage(),
+            "--now",
+            NOW,
+            "--grace-days",
+            "0",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -86,7 +119,17 @@ fn plan_json_follows_the_documented_schema() {
     let roles = v["roles"].as_array().unwrap();
     assert_eq!(roles.len(), 36);
     for r in roles {
-        for key in ["account", "role", "arn", "eligible", "reasons", "removed", "kept", "size_before", "policies"] {
+        for key in [
+            "account",
+            "role",
+            "arn",
+            "eligible",
+            "reasons",
+            "removed",
+            "kept",
+            "size_before",
+            "policies",
+        ] {
             assert!(r.get(key).is_some(), "{key} missing in {r}");
         }
     }
@@ -95,11 +138,26 @@ fn plan_json_follows_the_documented_schema() {
     let opted = by_name("payments-api");
     assert_eq!(opted["eligible"], false);
     assert!(opted["reasons"].to_string().contains("opt-out"), "{opted}");
-    assert!(by_name("image-resizer-fn")["reasons"].to_string().contains("lambda"));
-    assert!(by_name("checkout-v2-api")["reasons"].to_string().contains("age"));
-    assert!(roles.iter().any(|r| r["eligible"] == true && !r["removed"].as_array().unwrap().is_empty()));
+    assert!(
+        by_name("image-resizer-fn")["reasons"]
+            .to_string()
+            .contains("lambda")
+    );
+    assert!(
+        by_name("checkout-v2-api")["reasons"]
+            .to_string()
+            .contains("age")
+    );
+    assert!(
+        roles
+            .iter()
+            .any(|r| r["eligible"] == true && !r["removed"].as_array().unwrap().is_empty())
+    );
     // Planning wrote nothing.
-    assert_eq!(git(repo.path(), &["rev-list", "--count", "--all"]).trim(), "1");
+    assert_eq!(
+        git(repo.path(), &["rev-list", "--count", "--all"]).trim(),
+        "1"
+    );
     assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
 }
 
@@ -111,11 +169,28 @@ fn without_history_old_enough_the_grace_period_keeps_everything() {
     // period, so nothing is proposed.
     let (code, out, err) = repokid(
         repo.path(),
-        &["plan", "--inventory", &inv(), "--usage", &usage(), "--now", NOW, "--format", "json"],
+        &[
+            "plan",
+            "--inventory",
+            &inv(),
+            "--usage",
+            &usage(),
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(v["roles"].as_array().unwrap().iter().all(|r| r["eligible"] == false), "{out}");
+    assert!(
+        v["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["eligible"] == false),
+        "{out}"
+    );
 }
 
 #[test]
@@ -125,18 +200,42 @@ fn propose_writes_a_branch_and_leaves_the_checkout_alone() {
     let head = git(repo.path(), &["rev-parse", "HEAD"]);
     let (code, out, err) = repokid(
         repo.path(),
-        &["propose", "--inventory", &inv(), "--usage", &usage(), "--now", NOW, "--grace-days", "0", "--pr-dir", "pr"],
+        &[
+            "propose",
+            "--inventory",
+            &inv(),
+            "--usage",
+            &usage(),
+            "--now",
+            NOW,
+            "--grace-days",
+            "0",
+            "--pr-dir",
+            "pr",
+        ],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("on branch repokid/propose/111122223333"), "{out}");
+    assert!(
+        out.contains("on branch repokid/propose/111122223333"),
+        "{out}"
+    );
     assert_eq!(git(repo.path(), &["rev-parse", "HEAD"]), head, "HEAD moved");
-    let msg = git(repo.path(), &["log", "-1", "--format=%B", "repokid/propose/111122223333"]);
+    let msg = git(
+        repo.path(),
+        &["log", "-1", "--format=%B", "repokid/propose/111122223333"],
+    );
     assert!(msg.contains("Repokid-Action: repo"), "{msg}");
     assert!(msg.contains("Repokid-Removed-Actions:"), "{msg}");
-    let diff = git(repo.path(), &["diff", "--stat", "main", "repokid/propose/111122223333"]);
+    let diff = git(
+        repo.path(),
+        &["diff", "--stat", "main", "repokid/propose/111122223333"],
+    );
     assert!(diff.contains("policies/111122223333/"), "{diff}");
     let body = std::fs::read_to_string(repo.path().join("pr/111122223333.md")).unwrap();
-    assert!(body.contains("grace period 0 days (**overridden for this run**)"), "{body}");
+    assert!(
+        body.contains("grace period 0 days (**overridden for this run**)"),
+        "{body}"
+    );
     assert!(body.len() < 65_536);
 }
 
@@ -176,11 +275,17 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     std::fs::write(&file, "{}\n").unwrap();
     let changed_inventory = std::fs::read_to_string(demo_file("inventory.json"))
         .unwrap()
-        .replace("\"RoleName\": \"web-frontend\"", "\"RoleName\": \"web-frontend2\"")
+        .replace(
+            "\"RoleName\": \"web-frontend\"",
+            "\"RoleName\": \"web-frontend2\"",
+        )
         .replace("role/web-frontend\"", "role/web-frontend2\"");
     let inv2 = repo.path().join("inv2.json");
     std::fs::write(&inv2, changed_inventory).unwrap();
-    let (code, _, err) = repokid(repo.path(), &["sync", "--inventory", inv2.to_str().unwrap()]);
+    let (code, _, err) = repokid(
+        repo.path(),
+        &["sync", "--inventory", inv2.to_str().unwrap()],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("uncommitted changes"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}\n");
@@ -196,13 +301,33 @@ fn display_role_shows_evidence_and_a_diff() {
     assert_eq!(repokid(repo.path(), &["sync", "--inventory", &inv()]).0, 0);
     let (code, out, err) = repokid(
         repo.path(),
-        &["display-role", "111122223333", "legacy-admin", "--inventory", &inv(), "--usage", &usage(), "--now", NOW, "--grace-days", "0"],
+        &[
+            "display-role",
+            "111122223333",
+            "legacy-admin",
+            "--inventory",
+            &inv(),
+            "--usage",
+            &usage(),
+            "--now",
+            NOW,
+            "--grace-days",
+            "0",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("111122223333 / legacy-admin"), "{out}");
     let (code, _, err) = repokid(
         repo.path(),
-        &["display-role", "111122223333", "no-such-role", "--inventory", &inv(), "--usage", &usage()],
+        &[
+            "display-role",
+            "111122223333",
+            "no-such-role",
+            "--inventory",
+            &inv(),
+            "--usage",
+            &usage(),
+        ],
     );
     assert_eq!(code, 1);
     assert!(err.contains("no-such-role"), "{err}");
@@ -217,7 +342,10 @@ fn the_demo_runs_the_whole_loop() {
     assert!(out.contains("== 1. sync"), "{out}");
     assert!(out.contains("== 3. propose"), "{out}");
     assert!(out.contains("pull request"), "{out}");
-    assert!(out.contains("grace period"), "the recently changed roles are protected: {out}");
+    assert!(
+        out.contains("grace period"),
+        "the recently changed roles are protected: {out}"
+    );
     let log = git(&dir, &["log", "--all", "--format=%s"]);
     assert_eq!(log.lines().count(), 3, "{log}");
 }
@@ -227,11 +355,21 @@ fn init_writes_commented_settings_that_load() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = repokid(dir.path(), &["init", "cfg"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("repokid.toml") && out.contains("filters.toml"), "{out}");
+    assert!(
+        out.contains("repokid.toml") && out.contains("filters.toml"),
+        "{out}"
+    );
     let settings = std::fs::read_to_string(dir.path().join("cfg/repokid.toml")).unwrap();
-    assert!(settings.contains("# A service counts as used"), "{settings}");
+    assert!(
+        settings.contains("# A service counts as used"),
+        "{settings}"
+    );
     // A second init leaves the files alone.
-    std::fs::write(dir.path().join("cfg/repokid.toml"), "accounts = [\"111122223333\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("cfg/repokid.toml"),
+        "accounts = [\"111122223333\"]\n",
+    )
+    .unwrap();
     let (code, _, err) = repokid(dir.path(), &["init", "cfg"]);
     assert_eq!(code, 0);
     assert!(err.contains("exists"), "{err}");
@@ -245,10 +383,22 @@ fn init_writes_commented_settings_that_load() {
     std::fs::write(dir.path().join("bad.toml"), "[engine]\ngrace-dayz = 1\n").unwrap();
     let (code, _, err) = repokid(
         dir.path(),
-        &["--config", "bad.toml", "plan", "--inventory", &inv(), "--usage", &usage(), "--no-repo"],
+        &[
+            "--config",
+            "bad.toml",
+            "plan",
+            "--inventory",
+            &inv(),
+            "--usage",
+            &usage(),
+            "--no-repo",
+        ],
     );
     assert_eq!(code, 1);
-    assert!(err.contains("bad.toml") && err.contains("grace-dayz"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("grace-dayz"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -256,12 +406,26 @@ fn a_20_mb_inventory_syncs() {
     use repokid::engine::policy::parse_policy_map;
     use repokid::engine::{Catalog, Role};
     use repokid::synth::{SynthOptions, generate};
-    let now = chrono::DateTime::parse_from_rfc3339(NOW).unwrap().with_timezone(&chrono::Utc);
-    let org = generate(SynthOptions { seed: 9, roles: 9_000, accounts: 1 }, Catalog::embedded(), now);
+    let now = chrono::DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let org = generate(
+        SynthOptions {
+            seed: 9,
+            roles: 9_000,
+            accounts: 1,
+        },
+        Catalog::embedded(),
+        now,
+    );
     let roles: Vec<Role> = org
         .iter()
         .map(|r| {
-            let mut role = Role::new(&r.account, &r.name, parse_policy_map(&r.name, &r.policies_json).unwrap());
+            let mut role = Role::new(
+                &r.account,
+                &r.name,
+                parse_policy_map(&r.name, &r.policies_json).unwrap(),
+            );
             role.create_date = Some(r.create_date);
             role
         })
@@ -273,5 +437,8 @@ fn a_20_mb_inventory_syncs() {
     let (code, out, err) = repokid(repo.path(), &["sync", "--inventory", "big.json"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("9000 added"), "{out}");
-    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "?? big.json\n");
+    assert_eq!(
+        git(repo.path(), &["status", "--porcelain"]),
+        "?? big.json\n"
+    );
 }

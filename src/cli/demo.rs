@@ -33,15 +33,25 @@ pub struct DemoArgs {
 }
 
 fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// `repokid demo`.
 pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let now = if ctx.now_given { ctx.now } else { at(2026, 11, 20, 12) };
+    let now = if ctx.now_given {
+        ctx.now
+    } else {
+        at(2026, 11, 20, 12)
+    };
     let dir = match &a.dir {
         Some(d) => {
-            anyhow::ensure!(!d.exists(), "{} already exists; the demo needs a new directory", d.display());
+            anyhow::ensure!(
+                !d.exists(),
+                "{} already exists; the demo needs a new directory",
+                d.display()
+            );
             d.clone()
         }
         None => std::env::temp_dir().join(format!(
@@ -51,7 +61,8 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
         )),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let repo = git2::Repository::init(&dir).with_context(|| format!("cannot create a git repository in {}", dir.display()))?;
+    let repo = git2::Repository::init(&dir)
+        .with_context(|| format!("cannot create a git repository in {}", dir.display()))?;
     let mut config = repo.config()?;
     config.set_str("user.name", "repokid demo")?;
     config.set_str("user.email", "demo@repokid.invalid")?;
@@ -60,7 +71,10 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
     std::fs::write(dir.join("filters.toml"), DEFAULT_FILTERS_TOML)?;
     let store = PolicyStore::open(&dir)?;
 
-    println!("repokid demo — account 111122223333, evaluated as of {}", now.format("%Y-%m-%d %H:%M UTC"));
+    println!(
+        "repokid demo — account 111122223333, evaluated as of {}",
+        now.format("%Y-%m-%d %H:%M UTC")
+    );
     println!("repository: {}\n", dir.display());
 
     let inventory = parse_inventory("examples/demo/inventory.json", INVENTORY.as_bytes())?;
@@ -69,11 +83,17 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
     // 1. History: first recording in May (without last week's additions), then today's sync.
     println!("== 1. sync: record live policies in git");
     let branch = store.current_branch()?;
-    for (snapshot, when) in [(earlier(&inventory), at(2026, 5, 4, 9)), (inventory.clone(), at(2026, 11, 19, 7))] {
+    for (snapshot, when) in [
+        (earlier(&inventory), at(2026, 5, 4, 9)),
+        (inventory.clone(), at(2026, 11, 19, 7)),
+    ] {
         for (account, roles) in &snapshot.roles {
             let written = store.write_account(&WriteAccount {
                 mode: WriteMode::ReplaceAll,
-                roles: roles.iter().map(|r| (r.name.clone(), r.policies.clone())).collect(),
+                roles: roles
+                    .iter()
+                    .map(|r| (r.name.clone(), r.policies.clone()))
+                    .collect(),
                 time: Some(when),
                 ..WriteAccount::new(branch.clone(), account.clone())
             })?;
@@ -101,11 +121,20 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
         blocklist: None,
         catalog: ctx.catalog.catalog,
     };
-    let (report, planned) = plan(&ws, Some(&store), &inventory, &usage, &PlanOptions::default(), now)?;
+    let (report, planned) = plan(
+        &ws,
+        Some(&store),
+        &inventory,
+        &usage,
+        &PlanOptions::default(),
+        now,
+    )?;
     println!("{}", report.to_table());
 
     // 3. Propose.
-    println!("== 3. propose: the rightsized files on a branch, and the pull request a reviewer sees");
+    println!(
+        "== 3. propose: the rightsized files on a branch, and the pull request a reviewer sees"
+    );
     let proposals = propose(&ws, &store, &report, &planned, "HEAD")?;
     for p in &proposals {
         if let Some(w) = &p.written {
@@ -118,7 +147,10 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
                 p.branch
             );
         }
-        println!("---8<--- pull request ---8<---\n# {}\n\n{}---8<---", p.title, p.body);
+        println!(
+            "---8<--- pull request ---8<---\n# {}\n\n{}---8<---",
+            p.title, p.body
+        );
     }
     println!(
         "\nThe demo repository is at {} (delete it when done). Try:\n  repokid --repo {0} display-role 111122223333 orders-api --inventory {0}/inventory.json --usage {0}/usage.json --now {}",

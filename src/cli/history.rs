@@ -59,13 +59,25 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"version": 1, "versions": rows}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"version": 1, "versions": rows})
+                    )?
+                );
             }
             Format::Human => {
-                println!("{:>3}  {:<16}  {:<10}  {:<18}  {:>11}  SUBJECT", "N", "DATE", "COMMIT", "ACTION", "PERMISSIONS");
+                println!(
+                    "{:>3}  {:<16}  {:<10}  {:<18}  {:>11}  SUBJECT",
+                    "N", "DATE", "COMMIT", "ACTION", "PERMISSIONS"
+                );
                 for (i, v) in versions.iter().enumerate() {
                     let action = v.action.map_or("(manual)", Action::as_str);
-                    let perms = if v.policies.is_none() { "deleted".to_string() } else { v.permissions.to_string() };
+                    let perms = if v.policies.is_none() {
+                        "deleted".to_string()
+                    } else {
+                        v.permissions.to_string()
+                    };
                     println!(
                         "{i:>3}  {:<16}  {:.10}  {action:<18}  {perms:>11}  {}",
                         v.time.format("%Y-%m-%d %H:%M"),
@@ -73,13 +85,24 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
                         v.subject
                     );
                 }
-                println!("\nrestore one with: repokid rollback {} {} --selection N [--service PREFIX]", a.account, a.role);
+                println!(
+                    "\nrestore one with: repokid rollback {} {} --selection N [--service PREFIX]",
+                    a.account, a.role
+                );
             }
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let current = store.read_role(&a.rev, &a.account, &a.role)?.unwrap_or_default();
-    let restore = history::restore(&versions, &current, selection, a.service.as_deref(), catalog)?;
+    let current = store
+        .read_role(&a.rev, &a.account, &a.role)?
+        .unwrap_or_default();
+    let restore = history::restore(
+        &versions,
+        &current,
+        selection,
+        a.service.as_deref(),
+        catalog,
+    )?;
     let picked = &versions[selection];
     let branch = format!("repokid/rollback/{}/{}", a.account, a.role);
     let subject = format!(
@@ -87,7 +110,10 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
         a.role,
         a.account,
         picked.commit.to_string(),
-        a.service.as_ref().map(|s| format!(" ({s} only)")).unwrap_or_default()
+        a.service
+            .as_ref()
+            .map(|s| format!(" ({s} only)"))
+            .unwrap_or_default()
     );
     let body = format!(
         "Comes back ({}): {}\nGoes away ({}): {}",
@@ -154,11 +180,15 @@ pub fn run_stats(a: &StatsArgs, ctx: &Ctx) -> Result<ExitCode> {
     let store = open_store(ctx.repo.as_ref(), &ws)?;
     let rows = history::stats(store.repo(), &a.rev, ctx.catalog.catalog, a.since)?;
     let text = match ctx.format {
-        Format::Json => serde_json::to_string_pretty(&serde_json::json!({"version": 1, "rows": rows}))? + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({"version": 1, "rows": rows}))? + "\n"
+        }
         Format::Human => history::stats_to_csv(&rows),
     };
     match &a.output {
-        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?,
+        Some(p) => {
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
+        }
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)

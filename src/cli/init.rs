@@ -31,7 +31,10 @@ pub struct ConfigArgs {
 
 fn write_new(path: &Path, text: &str, force: bool) -> Result<bool> {
     if path.exists() && !force {
-        eprintln!("{} exists; left as it is (use --force to overwrite)", path.display());
+        eprintln!(
+            "{} exists; left as it is (use --force to overwrite)",
+            path.display()
+        );
         return Ok(false);
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -41,7 +44,8 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<bool> {
 
 /// `repokid init`.
 pub fn run_init(a: &InitArgs) -> Result<ExitCode> {
-    std::fs::create_dir_all(&a.dir).with_context(|| format!("cannot create {}", a.dir.display()))?;
+    std::fs::create_dir_all(&a.dir)
+        .with_context(|| format!("cannot create {}", a.dir.display()))?;
     write_new(&a.dir.join("repokid.toml"), DEFAULT_SETTINGS_TOML, a.force)?;
     write_new(&a.dir.join("filters.toml"), DEFAULT_FILTERS_TOML, a.force)?;
     Ok(ExitCode::SUCCESS)
@@ -50,7 +54,11 @@ pub fn run_init(a: &InitArgs) -> Result<ExitCode> {
 /// `repokid config FILE`.
 pub fn run_config(a: &ConfigArgs) -> Result<ExitCode> {
     write_new(&a.file, DEFAULT_SETTINGS_TOML, a.force)?;
-    let filters = a.file.parent().unwrap_or(Path::new(".")).join("filters.toml");
+    let filters = a
+        .file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("filters.toml");
     write_new(&filters, DEFAULT_FILTERS_TOML, false)?;
     Ok(ExitCode::SUCCESS)
 }

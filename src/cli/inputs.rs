@@ -53,9 +53,12 @@ impl InputArgs {
         let path = match (&self.inventory, &ws.settings.sources.inventory) {
             (Some(p), _) => p.clone(),
             (None, Some(p)) => ws.settings.resolve(p),
-            (None, None) => anyhow::bail!("no inventory: pass --inventory FILE or set sources.inventory in repokid.toml"),
+            (None, None) => anyhow::bail!(
+                "no inventory: pass --inventory FILE or set sources.inventory in repokid.toml"
+            ),
         };
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read inventory {}", path.display()))?;
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read inventory {}", path.display()))?;
         Ok(parse_inventory(&path.display().to_string(), &bytes)?)
     }
 
@@ -64,9 +67,13 @@ impl InputArgs {
         let path = match (&self.usage, &ws.settings.sources.usage) {
             (Some(p), _) => p.clone(),
             (None, Some(p)) => ws.settings.resolve(p),
-            (None, None) => anyhow::bail!("no usage data: pass --usage FILE or set sources.usage in repokid.toml"),
+            (None, None) => anyhow::bail!(
+                "no usage data: pass --usage FILE or set sources.usage in repokid.toml"
+            ),
         };
-        let format = self.usage_format.unwrap_or(ws.settings.sources.usage_format);
+        let format = self
+            .usage_format
+            .unwrap_or(ws.settings.sources.usage_format);
         Ok(load_usage(&path, format, now)?)
     }
 }

@@ -27,10 +27,20 @@ use crate::ops::Workspace;
 /// the permissions Access Advisor shows unused (plan, propose), and leaves the change for review.
 /// Start with `repokid demo`.
 #[derive(Debug, Parser)]
-#[command(name = "repokid", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "repokid",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Settings file.
-    #[arg(long, global = true, value_name = "FILE", default_value = "repokid.toml")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "repokid.toml"
+    )]
     config: PathBuf,
 
     /// The git repository holding policies/ (default: `repo` in the settings, else ".").
@@ -123,7 +133,11 @@ pub struct Ctx {
 
 impl Ctx {
     fn workspace(&self) -> anyhow::Result<Workspace> {
-        Ok(Workspace::load(&self.config, self.config_given, self.catalog.catalog)?)
+        Ok(Workspace::load(
+            &self.config,
+            self.config_given,
+            self.catalog.catalog,
+        )?)
     }
 }
 

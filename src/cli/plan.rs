@@ -58,11 +58,24 @@ pub struct DisplayRoleArgs {
     grace_days: Option<i64>,
 }
 
-fn run(a: &PlanArgs, ctx: &Ctx, accounts_override: Option<Vec<String>>) -> Result<(crate::ops::Workspace, Option<crate::store::git::PolicyStore>, crate::report::PlanReport, Vec<crate::ops::PlannedRole>)> {
+fn run(
+    a: &PlanArgs,
+    ctx: &Ctx,
+    accounts_override: Option<Vec<String>>,
+) -> Result<(
+    crate::ops::Workspace,
+    Option<crate::store::git::PolicyStore>,
+    crate::report::PlanReport,
+    Vec<crate::ops::PlannedRole>,
+)> {
     let ws = ctx.workspace()?;
     let inventory = a.inputs.inventory(&ws)?;
     let usage = a.inputs.usage(&ws, ctx.now)?;
-    let store = if a.no_repo { None } else { Some(open_store(ctx.repo.as_ref(), &ws)?) };
+    let store = if a.no_repo {
+        None
+    } else {
+        Some(open_store(ctx.repo.as_ref(), &ws)?)
+    };
     let opts = PlanOptions {
         accounts: accounts_override.unwrap_or(a.inputs.accounts(&ws)?),
         roles: a.roles.clone(),
@@ -79,8 +92,15 @@ fn run(a: &PlanArgs, ctx: &Ctx, accounts_override: Option<Vec<String>>) -> Resul
         indicatif::ProgressStyle::with_template("planning {bar:40} {pos}/{len} roles ({eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let (report, planned) =
-        plan_with_progress(&ws, store.as_ref(), &inventory, &usage, &opts, ctx.now, &mut || bar.inc(1))?;
+    let (report, planned) = plan_with_progress(
+        &ws,
+        store.as_ref(),
+        &inventory,
+        &usage,
+        &opts,
+        ctx.now,
+        &mut || bar.inc(1),
+    )?;
     bar.finish_and_clear();
     Ok((ws, store, report, planned))
 }
@@ -97,7 +117,10 @@ pub fn run_plan(a: &PlanArgs, ctx: &Ctx) -> Result<ExitCode> {
 
 /// `repokid propose`.
 pub fn run_propose(a: &ProposeArgs, ctx: &Ctx) -> Result<ExitCode> {
-    anyhow::ensure!(!a.plan.no_repo, "propose writes to the policy repository; --no-repo cannot be used");
+    anyhow::ensure!(
+        !a.plan.no_repo,
+        "propose writes to the policy repository; --no-repo cannot be used"
+    );
     let (ws, store, report, planned) = run(&a.plan, ctx, None)?;
     let store = store.context("no policy repository")?;
     let proposals = propose(&ws, &store, &report, &planned, &a.base)?;
@@ -123,12 +146,20 @@ pub fn run_propose(a: &ProposeArgs, ctx: &Ctx) -> Result<ExitCode> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"version": 1, "proposals": doc}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"version": 1, "proposals": doc}))?
+            );
         }
         Format::Human => {
             for p in &proposals {
                 match &p.written {
-                    Some(w) => println!("{}: committed {} on branch {}", p.account, short(&w.commit.to_string()), p.branch),
+                    Some(w) => println!(
+                        "{}: committed {} on branch {}",
+                        p.account,
+                        short(&w.commit.to_string()),
+                        p.branch
+                    ),
                     None => println!("{}: nothing to propose", p.account),
                 }
                 println!("\n# {}\n\n{}", p.title, p.body);
@@ -158,26 +189,56 @@ pub fn run_display_role(a: &DisplayRoleArgs, ctx: &Ctx) -> Result<ExitCode> {
     };
     let (_, _, report, planned) = run(&args, ctx, Some(vec![a.account.clone()]))?;
     let (Some(r), Some(p)) = (report.roles.first(), planned.first()) else {
-        anyhow::bail!("role {} not found in account {} of the inventory", a.role, a.account);
+        anyhow::bail!(
+            "role {} not found in account {} of the inventory",
+            a.role,
+            a.account
+        );
     };
     if ctx.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(r)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("{} / {}  ({})", r.account, r.role, r.arn);
-    println!("inline size {} characters; {}", r.size_before, if r.eligible { "changes proposed".to_string() } else { r.why_not() });
-    println!("\nkept: {}", r.kept.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "inline size {} characters; {}",
+        r.size_before,
+        if r.eligible {
+            "changes proposed".to_string()
+        } else {
+            r.why_not()
+        }
+    );
+    println!(
+        "\nkept: {}",
+        r.kept
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if !r.unknown_actions.is_empty() {
         println!("unknown actions (kept): {}", r.unknown_actions.join(", "));
     }
     if !r.removed.is_empty() {
         println!("\nremoved:");
         for x in &r.removed {
-            println!("  {:<50} {:<24} {}", x.action, x.access_level.as_str(), x.reason.summary());
+            println!(
+                "  {:<50} {:<24} {}",
+                x.action,
+                x.access_level.as_str(),
+                x.reason.summary()
+            );
         }
     }
     let proposed: &PolicyMap = p.plan.proposed().unwrap_or(&p.role.policies);
-    println!("\n{}", colored_diff(&to_canonical_json(&p.role.policies), &to_canonical_json(proposed)));
+    println!(
+        "\n{}",
+        colored_diff(
+            &to_canonical_json(&p.role.policies),
+            &to_canonical_json(proposed)
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 

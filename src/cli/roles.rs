@@ -36,7 +36,14 @@ pub fn run_role_cache(a: &RoleCacheArgs, ctx: &Ctx) -> Result<ExitCode> {
     let catalog = ctx.catalog.catalog;
     let rows: Vec<(String, usize, usize, usize)> = roles
         .iter()
-        .map(|(name, p)| (name.clone(), p.len(), analyze(p, catalog).all.len(), inline_size(p)))
+        .map(|(name, p)| {
+            (
+                name.clone(),
+                p.len(),
+                analyze(p, catalog).all.len(),
+                inline_size(p),
+            )
+        })
         .collect();
     match ctx.format {
         Format::Json => {
@@ -44,15 +51,28 @@ pub fn run_role_cache(a: &RoleCacheArgs, ctx: &Ctx) -> Result<ExitCode> {
                 .iter()
                 .map(|(n, p, a, s)| serde_json::json!({"role": n, "policies": p, "permissions": a, "size": s}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"version": 1, "account": a.account, "roles": doc}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"version": 1, "account": a.account, "roles": doc})
+                )?
+            );
         }
         Format::Human => {
             let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
-            println!("{:<w$}  {:>8}  {:>11}  {:>6}", "ROLE", "POLICIES", "PERMISSIONS", "SIZE");
+            println!(
+                "{:<w$}  {:>8}  {:>11}  {:>6}",
+                "ROLE", "POLICIES", "PERMISSIONS", "SIZE"
+            );
             for (n, p, perms, s) in &rows {
                 println!("{n:<w$}  {p:>8}  {perms:>11}  {s:>6}");
             }
-            println!("\n{} roles recorded for {} at {}", rows.len(), a.account, a.rev);
+            println!(
+                "\n{} roles recorded for {} at {}",
+                rows.len(),
+                a.account,
+                a.rev
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -90,7 +110,11 @@ pub fn run_find(a: &FindArgs, ctx: &Ctx) -> Result<ExitCode> {
     let store = open_store(ctx.repo.as_ref(), &ws)?;
     let catalog = ctx.catalog.catalog;
     let wanted = expand_all(catalog, &a.permissions)?;
-    let accounts = if a.accounts.is_empty() { store.accounts("HEAD")? } else { a.accounts.clone() };
+    let accounts = if a.accounts.is_empty() {
+        store.accounts("HEAD")?
+    } else {
+        a.accounts.clone()
+    };
     let mut found: Vec<(String, String, Vec<String>)> = Vec::new();
     for account in &accounts {
         validate_account_id(account)?;
@@ -98,12 +122,19 @@ pub fn run_find(a: &FindArgs, ctx: &Ctx) -> Result<ExitCode> {
             let mut hit = analyze(&policies, catalog).all;
             hit.intersect_with(&wanted);
             if !hit.is_empty() {
-                found.push((account.clone(), role, hit.iter().map(|id| catalog.name(id).to_string()).collect()));
+                found.push((
+                    account.clone(),
+                    role,
+                    hit.iter().map(|id| catalog.name(id).to_string()).collect(),
+                ));
             }
         }
     }
     if let Some(path) = &a.output {
-        let text: String = found.iter().map(|(acc, role, _)| format!("arn:aws:iam::{acc}:role/{role}\n")).collect();
+        let text: String = found
+            .iter()
+            .map(|(acc, role, _)| format!("arn:aws:iam::{acc}:role/{role}\n"))
+            .collect();
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     match ctx.format {
@@ -112,13 +143,20 @@ pub fn run_find(a: &FindArgs, ctx: &Ctx) -> Result<ExitCode> {
                 .iter()
                 .map(|(acc, role, perms)| serde_json::json!({"account": acc, "role": role, "permissions": perms}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"version": 1, "roles": doc}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"version": 1, "roles": doc}))?
+            );
         }
         Format::Human => {
             for (acc, role, perms) in &found {
                 println!("{acc}  {role}  {}", perms.join(", "));
             }
-            println!("\n{} roles grant at least one of: {}", found.len(), a.permissions.join(", "));
+            println!(
+                "\n{} roles grant at least one of: {}",
+                found.len(),
+                a.permissions.join(", ")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -155,13 +193,25 @@ pub fn run_remove(a: &RemoveArgs, ctx: &Ctx) -> Result<ExitCode> {
     let store = open_store(ctx.repo.as_ref(), &ws)?;
     let catalog = ctx.catalog.catalog;
     let remove = expand_all(catalog, &a.permissions)?;
-    let text = std::fs::read_to_string(&a.role_file).with_context(|| format!("cannot read {}", a.role_file.display()))?;
+    let text = std::fs::read_to_string(&a.role_file)
+        .with_context(|| format!("cannot read {}", a.role_file.display()))?;
     let mut by_account: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let (account, role) = parse_role_arn(line.trim())
-            .with_context(|| format!("{} line {}: not a role ARN: {line}", a.role_file.display(), i + 1))?;
-        validate_account_id(&account).with_context(|| format!("{} line {}", a.role_file.display(), i + 1))?;
-        validate_role_name(&role).with_context(|| format!("{} line {}", a.role_file.display(), i + 1))?;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let (account, role) = parse_role_arn(line.trim()).with_context(|| {
+            format!(
+                "{} line {}: not a role ARN: {line}",
+                a.role_file.display(),
+                i + 1
+            )
+        })?;
+        validate_account_id(&account)
+            .with_context(|| format!("{} line {}", a.role_file.display(), i + 1))?;
+        validate_role_name(&role)
+            .with_context(|| format!("{} line {}", a.role_file.display(), i + 1))?;
         by_account.entry(account).or_default().push(role);
     }
     let mut failures = 0;
@@ -186,7 +236,13 @@ pub fn run_remove(a: &RemoveArgs, ctx: &Ctx) -> Result<ExitCode> {
             match rewrite(&policies, &grants, &hit, catalog, &ws.settings.engine) {
                 Ok(rw) => {
                     total += hit.len();
-                    lines.push(format!("{role}: remove {}", hit.iter().map(|id| catalog.name(id)).collect::<Vec<_>>().join(", ")));
+                    lines.push(format!(
+                        "{role}: remove {}",
+                        hit.iter()
+                            .map(|id| catalog.name(id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                     println!("{account}/{role}: removes {} action(s)", hit.len());
                     changed.insert(role, rw.policies);
                 }
@@ -205,14 +261,24 @@ pub fn run_remove(a: &RemoveArgs, ctx: &Ctx) -> Result<ExitCode> {
             mode: WriteMode::Upsert,
             roles: changed,
             action: Action::RemovePermissions,
-            subject: format!("repokid: remove {} from {account}", a.permissions.join(", ")),
+            subject: format!(
+                "repokid: remove {} from {account}",
+                a.permissions.join(", ")
+            ),
             body: lines.join("\n"),
             extra_trailers: vec![(trailers::REMOVED_ACTIONS.to_string(), total.to_string())],
             ..WriteAccount::new(branch.clone(), account.clone())
         })?;
         if let Some(w) = written {
-            println!("{account}: committed {:.10} on branch {branch}", w.commit.to_string());
+            println!(
+                "{account}: committed {:.10} on branch {branch}",
+                w.commit.to_string()
+            );
         }
     }
-    Ok(if failures > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

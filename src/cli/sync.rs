@@ -34,7 +34,10 @@ pub fn run(a: &SyncArgs, ctx: &Ctx) -> Result<ExitCode> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"version": 1, "accounts": doc}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"version": 1, "accounts": doc}))?
+            );
         }
         Format::Human => {
             for o in &outcomes {

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use crate::engine::usage::{UsageByArn, UsageError, aardvark, gslad, native};
+use chrono::{DateTime, Utc};
 
 /// Which usage format a file holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -48,7 +48,11 @@ pub enum UsageFileError {
 }
 
 /// Reads a usage file.
-pub fn load_usage(path: &Path, format: UsageFormat, now: DateTime<Utc>) -> Result<UsageByArn, UsageFileError> {
+pub fn load_usage(
+    path: &Path,
+    format: UsageFormat,
+    now: DateTime<Utc>,
+) -> Result<UsageByArn, UsageFileError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| UsageFileError::Io {
         path: shown.clone(),
@@ -66,7 +70,12 @@ pub fn load_usage(path: &Path, format: UsageFormat, now: DateTime<Utc>) -> Resul
 }
 
 /// Parses usage data from text; `source` names it in errors.
-pub fn parse_usage(source: &str, text: &str, format: UsageFormat, now: DateTime<Utc>) -> Result<UsageByArn, UsageFileError> {
+pub fn parse_usage(
+    source: &str,
+    text: &str,
+    format: UsageFormat,
+    now: DateTime<Utc>,
+) -> Result<UsageByArn, UsageFileError> {
     let format = match format {
         UsageFormat::Auto => detect(text),
         f => f,
@@ -122,7 +131,13 @@ mod tests {
             let u = parse_usage("f", text, UsageFormat::Auto, now()).unwrap();
             assert!(u.contains_key("arn:aws:iam::111122223333:role/a"));
         }
-        let e = parse_usage("usage.json", "{\"version\": 9, \"roles\": {}}", UsageFormat::Auto, now()).unwrap_err();
+        let e = parse_usage(
+            "usage.json",
+            "{\"version\": 9, \"roles\": {}}",
+            UsageFormat::Auto,
+            now(),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("usage file usage.json"), "{e}");
     }
 }

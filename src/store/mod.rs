@@ -93,7 +93,9 @@ impl Action {
 /// Path of a role's file, relative to the repository root. Both parts must have been validated
 /// with [`names`].
 pub fn role_path(account: &str, role: &str) -> PathBuf {
-    PathBuf::from(POLICIES_DIR).join(account).join(format!("{role}.json"))
+    PathBuf::from(POLICIES_DIR)
+        .join(account)
+        .join(format!("{role}.json"))
 }
 
 /// Something went wrong reading or writing the store. Messages name the repository path, branch,

@@ -69,7 +69,13 @@ mod tests {
     #[test]
     fn accounts() {
         assert!(validate_account_id("123456789012").is_ok());
-        for bad in ["12345678901", "1234567890123", "12345678901a", "", "../../etc/x"] {
+        for bad in [
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "",
+            "../../etc/x",
+        ] {
             assert!(validate_account_id(bad).is_err(), "{bad}");
         }
     }
@@ -77,12 +83,25 @@ mod tests {
     #[test]
     fn names_never_make_paths() {
         assert!(validate_role_name("web-app_1+=,.@").is_ok());
-        for bad in ["", "..", ".", "a/b", "../x", "a\\b", "naïve", "a b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "..",
+            ".",
+            "a/b",
+            "../x",
+            "a\\b",
+            "naïve",
+            "a b",
+            &"x".repeat(65),
+        ] {
             assert!(validate_role_name(bad).is_err(), "{bad}");
         }
         assert!(validate_policy_name(&"p".repeat(128)).is_ok());
         assert!(validate_policy_name(&"p".repeat(129)).is_err());
         let e = validate_role_name("a/b").unwrap_err();
-        assert_eq!(e.to_string(), "invalid role name \"a/b\": contains '/'; IAM allows letters, digits and + = , . @ _ -");
+        assert_eq!(
+            e.to_string(),
+            "invalid role name \"a/b\": contains '/'; IAM allows letters, digits and + = , . @ _ -"
+        );
     }
 }
