@@ -144,11 +144,20 @@ impl RoleReport {
 
     /// One line for humans on why the role is not changed.
     pub fn why_not(&self) -> String {
-        self.reasons
+        let mut text = self
+            .reasons
             .iter()
             .map(Ineligible::summary)
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        if self.reasons.contains(&Ineligible::NothingToRemove) {
+            if let Some(n) = self.kept.get("grace-period") {
+                text.push_str(&format!(
+                    " ({n} unused action(s) kept for the grace period)"
+                ));
+            }
+        }
+        text
     }
 }
 
