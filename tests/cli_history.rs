@@ -240,3 +240,51 @@ fn find_and_remove_permissions() {
     assert_eq!(code, 1);
     assert!(err.contains("nosuch:Thing"), "{err}");
 }
+
+#[test]
+fn stats_sees_proposals_merged_with_a_merge_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    git(p, &["config", "user.name", "Test"]);
+    git(p, &["config", "user.email", "test@example.com"]);
+    let inv = demo_file("inventory.json");
+    let usage = demo_file("usage.json");
+    let (inv, usage) = (inv.to_str().unwrap(), usage.to_str().unwrap());
+    assert_eq!(repokid(p, &["sync", "--inventory", inv]).0, 0);
+    let (code, _, err) = repokid(
+        p,
+        &[
+            "propose",
+            "--inventory",
+            inv,
+            "--usage",
+            usage,
+            "--now",
+            NOW,
+            "--grace-days",
+            "0",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    git(
+        p,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge pull request #1",
+            &format!("repokid/propose/{ACCOUNT}"),
+        ],
+    );
+    let (code, out, err) = repokid(p, &["stats"]);
+    assert_eq!(code, 0, "{err}");
+    let merge = git(p, &["rev-parse", "HEAD"]);
+    let repo_rows: Vec<&str> = out.lines().filter(|r| r.contains(",repo,")).collect();
+    assert!(!repo_rows.is_empty(), "{out}");
+    assert!(
+        repo_rows.iter().all(|r| r.contains(merge.trim())),
+        "rows name the merge commit: {out}"
+    );
+}

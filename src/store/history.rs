@@ -83,7 +83,9 @@ pub fn role_versions(
         versions.push(RoleVersion {
             commit: commit.id(),
             time: commit_time(&commit)?,
-            action: commit_action(&commit).map(|(action, _)| action),
+            action: commit_action(&commit)
+                .or_else(|| merged_action(&commit))
+                .map(|(action, _)| action),
             subject: subject(&commit),
             policies,
             permissions,
@@ -219,6 +221,15 @@ pub fn account_permission_ages(
         done.insert(role, runs.finish(catalog, true));
     }
     Ok(done)
+}
+
+/// A merge commit without trailers (GitHub's "Create a merge commit") takes the action of the
+/// branch it merged, whose tip carries the trailers; its changes are read against the first parent.
+fn merged_action(commit: &Commit<'_>) -> Option<(Action, Option<String>)> {
+    if commit.parent_count() < 2 {
+        return None;
+    }
+    commit.parent(1).ok().as_ref().and_then(commit_action)
 }
 
 /// The runs of one role's currently granted actions, followed from the newest version back.
@@ -388,7 +399,7 @@ pub fn stats(
             break;
         }
         let parent = first_parent(&commit)?;
-        if let Some((action, _)) = commit_action(&commit) {
+        if let Some((action, _)) = commit_action(&commit).or_else(|| merged_action(&commit)) {
             let id = commit.id();
             let parent_id = parent.as_ref().map_or(id, Commit::id);
             let changes = trees.changed_role_files(
