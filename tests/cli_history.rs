@@ -3,54 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-const NOW: &str = "2026-11-20T12:00:00Z";
+use common::{NOW, demo_file, git, new_repo, repokid};
+
 const ACCOUNT: &str = "111122223333";
-
-fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/demo")
-        .join(name)
-}
-
-fn repokid(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_repokid"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("REPOKID_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A repository with the demo account synced, then a proposal merged into main.
 fn repo_with_history() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = new_repo();
     let p = dir.path();
-    git(p, &["init", "-q", "-b", "main"]);
-    git(p, &["config", "user.name", "Test"]);
-    git(p, &["config", "user.email", "test@example.com"]);
     let inv = demo_file("inventory.json");
     let usage = demo_file("usage.json");
     let (inv, usage) = (inv.to_str().unwrap(), usage.to_str().unwrap());
@@ -243,11 +205,8 @@ fn find_and_remove_permissions() {
 
 #[test]
 fn stats_sees_proposals_merged_with_a_merge_commit() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = new_repo();
     let p = dir.path();
-    git(p, &["init", "-q", "-b", "main"]);
-    git(p, &["config", "user.name", "Test"]);
-    git(p, &["config", "user.email", "test@example.com"]);
     let inv = demo_file("inventory.json");
     let usage = demo_file("usage.json");
     let (inv, usage) = (inv.to_str().unwrap(), usage.to_str().unwrap());
