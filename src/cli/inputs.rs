@@ -84,5 +84,7 @@ pub fn open_store(repo: Option<&PathBuf>, ws: &Workspace) -> Result<PolicyStore>
         Some(p) => p.clone(),
         None => ws.settings.resolve(&ws.settings.repo),
     };
-    Ok(PolicyStore::open(&path)?)
+    PolicyStore::open(&path).map_err(|e| {
+        anyhow::anyhow!("{e} (run inside the policy repository, pass --repo DIR, or `git init` one)")
+    })
 }

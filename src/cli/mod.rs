@@ -149,7 +149,7 @@ pub fn main() -> ExitCode {
     match run(cli, config_given) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(1)
         }
     }
@@ -180,6 +180,26 @@ fn run(cli: Cli, config_given: bool) -> anyhow::Result<ExitCode> {
         Command::Stats(a) => history::run_stats(a, &ctx),
         Command::Catalog(cmd) => catalog::run(cmd, &ctx.catalog, ctx.format),
     }
+}
+
+/// The error and its causes, each said once: library errors already include their cause in
+/// their message, so a cause whose text is already there is not repeated.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        // libgit2 appends its class and code numbers, which help nobody here.
+        let text = match cause.downcast_ref::<git2::Error>() {
+            Some(g) => g.message().to_string(),
+            None => cause.to_string(),
+        };
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn init_logging(verbose: u8) {

@@ -103,11 +103,11 @@ pub fn role_path(account: &str, role: &str) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A git operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", source.message())]
     Git {
         /// What was being done (`reading policies/123456789012/web.json at HEAD`).
         context: String,
-        /// libgit2's error.
+        /// libgit2's error (its message is shown without libgit2's class and code numbers).
         #[source]
         source: git2::Error,
     },
