@@ -103,6 +103,7 @@ fn main() {
                 ages: &ages,
                 filter_hits: &hits,
                 announced: None,
+                on_decisions: None,
             },
             &settings,
             catalog,

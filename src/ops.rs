@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::engine::usage::UsageByArn;
-use crate::engine::{Catalog, PermissionAges, PlanInput, Role, RolePlan, plan_role};
-use crate::filters::{FilterConfig, FilterConfigError};
+use crate::engine::{
+    Catalog, Decisions, HookFailure, PermissionAges, PlanInput, Role, RolePlan, plan_role,
+};
+use crate::filters::{CommandFilterError, Filter, FilterConfig, FilterConfigError};
+use crate::hooks::{DecisionHook, apply_hooks};
 use crate::report::{PLAN_SCHEMA_VERSION, PlanReport, RoleReport};
 use crate::settings::{Settings, SettingsError};
 use crate::sources::inventory_file::Inventory;
@@ -42,10 +46,12 @@ pub enum OpsError {
     /// The policy store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A command filter failed (the error names it).
+    #[error(transparent)]
+    FilterCommand(#[from] CommandFilterError),
 }
 
-/// Settings, filters and catalog, loaded once per run.
-#[derive(Debug)]
+/// Settings, filters, hooks and catalog, loaded once per run.
 pub struct Workspace {
     /// `repokid.toml`.
     pub settings: Settings,
@@ -55,6 +61,26 @@ pub struct Workspace {
     pub blocklist: Option<String>,
     /// The IAM action catalog.
     pub catalog: &'static Catalog,
+    /// Hooks in the removable-permission calculation: the `[[hooks]]` commands of the settings,
+    /// to which library users may add their own [`DecisionHook`]s.
+    pub hooks: Vec<Box<dyn DecisionHook>>,
+    /// Custom filters added by library users, run after the configured ones in every account.
+    pub custom_filters: Vec<Arc<dyn Filter>>,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("settings", &self.settings)
+            .field("filters", &self.filters)
+            .field("blocklist", &self.blocklist)
+            .field(
+                "hooks",
+                &self.hooks.iter().map(|h| h.name()).collect::<Vec<_>>(),
+            )
+            .field("custom_filters", &self.custom_filters)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Workspace {
@@ -95,11 +121,18 @@ impl Workspace {
             }
             None => None,
         };
+        let hooks = settings
+            .command_hooks()
+            .into_iter()
+            .map(|h| Box::new(h) as Box<dyn DecisionHook>)
+            .collect();
         Ok(Workspace {
             settings,
             filters,
             blocklist,
             catalog,
+            hooks,
+            custom_filters: Vec::new(),
         })
     }
 }
@@ -155,19 +188,23 @@ pub fn plan_with_progress(
         settings.grace_days = days;
     }
     let rev = opts.rev.as_deref().unwrap_or("HEAD");
+    let hooks: Vec<&dyn DecisionHook> = ws.hooks.iter().map(|h| h.as_ref()).collect();
     let mut reports = Vec::new();
     let mut planned = Vec::new();
     for (account, roles) in &inventory.roles {
         if !opts.accounts.is_empty() && !opts.accounts.contains(account) {
             continue;
         }
-        let filters = ws
+        let mut filters = ws
             .filters
             .build(account, ws.blocklist.as_deref())
             .map_err(|source| OpsError::Filters {
                 path: ws.settings.filters.display().to_string(),
                 source,
             })?;
+        for f in &ws.custom_filters {
+            filters = filters.with_custom(Box::new(f.clone()));
+        }
         let recorded = match store {
             Some(s) => s.read_account(rev, account)?,
             None => BTreeMap::new(),
@@ -179,18 +216,33 @@ pub fn plan_with_progress(
             }
             _ => BTreeMap::new(),
         };
-        for live in roles {
-            if !opts.roles.is_empty() && !opts.roles.contains(&live.name) {
-                continue;
-            }
-            let mut role = live.clone();
-            if let Some(p) = recorded.get(&role.name) {
-                role.policies = p.clone();
-            }
+        let selected: Vec<Role> = roles
+            .iter()
+            .filter(|live| opts.roles.is_empty() || opts.roles.contains(&live.name))
+            .map(|live| {
+                let mut role = live.clone();
+                if let Some(p) = recorded.get(&role.name) {
+                    role.policies = p.clone();
+                }
+                role
+            })
+            .collect();
+        // Command filters run once per account, over every selected role.
+        let all_hits = filters.apply_all(&selected, now)?;
+        for (role, hits) in selected.into_iter().zip(all_hits) {
             let ages = ages_by_role
                 .remove(&role.name)
                 .unwrap_or(PermissionAges::Unknown);
-            let hits = filters.apply(&role, now);
+            let run_hooks = |decisions: &mut Decisions| {
+                apply_hooks(
+                    decisions,
+                    &hooks,
+                    &role,
+                    settings.usage_window_days,
+                    ws.catalog,
+                )
+                .map_err(HookFailure::from)
+            };
             let plan = plan_role(
                 &PlanInput {
                     role: &role,
@@ -198,6 +250,11 @@ pub fn plan_with_progress(
                     ages: &ages,
                     filter_hits: &hits,
                     announced: None,
+                    on_decisions: if hooks.is_empty() {
+                        None
+                    } else {
+                        Some(&run_hooks)
+                    },
                 },
                 &settings,
                 ws.catalog,

@@ -45,6 +45,17 @@ minimize-permissions-management = false
 [propose]
 # Proposal branches are <branch-prefix>/<account>.
 branch-prefix = "repokid/propose"
+
+# Hooks in the removable-permission calculation, one [[hooks]] table each. The command gets
+# {"account", "role", "arn", "potentially_removable": [...], "kept": [...], "usage_window_days"}
+# as JSON on stdin and prints [{"action": "...", "verdict": "keep" | "remove", "reason": "..."}].
+# Hooks run in ascending priority; a failing hook (non-zero exit, timeout, invalid JSON) leaves
+# its role unchanged. A relative program path with a "/" is relative to this file.
+# [[hooks]]
+# name = "cloudtrail"
+# command = ["./hooks/cloudtrail.py", "--days", "90"]
+# priority = 0
+# timeout-seconds = 10
 "#;
 
 /// Parsed `repokid.toml`.
@@ -69,6 +80,9 @@ pub struct Settings {
     /// Proposal settings.
     #[serde(default)]
     pub propose: ProposeSettings,
+    /// `[[hooks]]`: external commands run in the removable-permission calculation.
+    #[serde(default)]
+    pub hooks: Vec<HookSettings>,
     /// Directory the settings file is in (paths are relative to it).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -109,6 +123,26 @@ impl Default for ProposeSettings {
             branch_prefix: "repokid/propose".into(),
         }
     }
+}
+
+/// One `[[hooks]]` entry: an external command hook (see [`crate::hooks::CommandHook`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HookSettings {
+    /// The hook's name, shown in evidence and errors.
+    pub name: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Hooks run in ascending priority.
+    #[serde(default)]
+    pub priority: i32,
+    /// How long the command may run per role.
+    #[serde(default = "ten")]
+    pub timeout_seconds: u64,
+}
+
+fn ten() -> u64 {
+    10
 }
 
 /// A settings file that cannot be used.
@@ -157,6 +191,7 @@ fn unreachable_defaults() -> Settings {
         sources: SourceSettings::default(),
         engine: EngineSettings::default(),
         propose: ProposeSettings::default(),
+        hooks: Vec::new(),
         base_dir: dot(),
     }
 }
@@ -174,8 +209,50 @@ impl Settings {
                 message: format!("accounts: {e}"),
             })?;
         }
+        for (i, h) in s.hooks.iter().enumerate() {
+            let problem = if h.name.trim().is_empty() {
+                Some("name is empty".to_string())
+            } else if s.hooks[..i].iter().any(|o| o.name == h.name) {
+                Some(format!("hook {:?} is declared twice", h.name))
+            } else if h.command.first().is_none_or(|p| p.is_empty()) {
+                Some("command is empty".to_string())
+            } else if h.timeout_seconds == 0 {
+                Some("timeout-seconds must be at least 1".to_string())
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                return Err(SettingsError::Value {
+                    path: name.to_string(),
+                    message: format!("hooks[{i}]: {message}"),
+                });
+            }
+        }
         s.base_dir = base_dir.to_path_buf();
         Ok(s)
+    }
+
+    /// The `[[hooks]]` entries as command hooks; a relative program path containing a `/` is
+    /// resolved against the settings file's directory.
+    pub fn command_hooks(&self) -> Vec<crate::hooks::CommandHook> {
+        self.hooks
+            .iter()
+            .map(|h| {
+                let mut command = h.command.clone();
+                if let Some(program) = command.first_mut() {
+                    let p = Path::new(program.as_str());
+                    if p.is_relative() && program.contains('/') {
+                        *program = self.resolve(p).display().to_string();
+                    }
+                }
+                crate::hooks::CommandHook {
+                    name: h.name.clone(),
+                    command,
+                    priority: h.priority,
+                    timeout: std::time::Duration::from_secs(h.timeout_seconds),
+                }
+            })
+            .collect()
     }
 
     /// Loads `path`; a missing file at the default location means defaults.
@@ -227,5 +304,32 @@ mod tests {
         let e =
             Settings::parse("accounts = [\"123\"]\n", Path::new("."), "repokid.toml").unwrap_err();
         assert!(e.to_string().contains("12 digits"), "{e}");
+    }
+
+    #[test]
+    fn hooks_parse_with_defaults_and_are_validated() {
+        let text = "[[hooks]]\nname = \"ct\"\ncommand = [\"./ct.py\", \"-v\"]\n\n[[hooks]]\nname = \"b\"\ncommand = [\"/bin/b\"]\npriority = -1\ntimeout-seconds = 3\n";
+        let s = Settings::parse(text, Path::new("/etc/rk"), "t").unwrap();
+        assert_eq!(s.hooks[0].priority, 0);
+        assert_eq!(s.hooks[0].timeout_seconds, 10);
+        let hooks = s.command_hooks();
+        assert_eq!(hooks[0].command, ["/etc/rk/./ct.py", "-v"]);
+        assert_eq!(hooks[1].command, ["/bin/b"]);
+        assert_eq!(hooks[1].timeout.as_secs(), 3);
+        for bad in [
+            "[[hooks]]\nname = \"a\"\ncommand = []\n",
+            "[[hooks]]\nname = \"a\"\ncommand = [\"x\"]\ntimeout-seconds = 0\n",
+            "[[hooks]]\nname = \"a\"\ncommand = [\"x\"]\n[[hooks]]\nname = \"a\"\ncommand = [\"y\"]\n",
+        ] {
+            let e = Settings::parse(bad, Path::new("."), "t").unwrap_err();
+            assert!(e.to_string().contains("hooks["), "{e}");
+        }
+        let e = Settings::parse(
+            "[[hooks]]\nname = \"a\"\ncommand = [\"x\"]\ntimeout = 3\n",
+            Path::new("."),
+            "t",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("timeout"), "{e}");
     }
 }

@@ -243,6 +243,7 @@ fn plan(role: &Role, usage: &RoleUsage, settings: &EngineSettings) -> repokid::e
             ages: &ages,
             filter_hits: &[],
             announced: None,
+            on_decisions: None,
         },
         settings,
         Catalog::embedded(),

@@ -120,6 +120,8 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
         filters: FilterConfig::parse(DEFAULT_FILTERS_TOML)?,
         blocklist: None,
         catalog: ctx.catalog.catalog,
+        hooks: Vec::new(),
+        custom_filters: Vec::new(),
     };
     let (report, planned) = plan(
         &ws,

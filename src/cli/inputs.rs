@@ -85,6 +85,8 @@ pub fn open_store(repo: Option<&PathBuf>, ws: &Workspace) -> Result<PolicyStore>
         None => ws.settings.resolve(&ws.settings.repo),
     };
     PolicyStore::open(&path).map_err(|e| {
-        anyhow::anyhow!("{e} (run inside the policy repository, pass --repo DIR, or `git init` one)")
+        anyhow::anyhow!(
+            "{e} (run inside the policy repository, pass --repo DIR, or `git init` one)"
+        )
     })
 }

@@ -55,6 +55,17 @@ pub enum Reason {
     UnknownAction,
     /// Kept: removable, but not part of the announced (scheduled) removal.
     NotAnnounced,
+    /// Decided by a hook (see [`crate::hooks`]): kept although unused, or removed although kept
+    /// for usage reasons.
+    Hook {
+        /// The hook's name.
+        hook: String,
+        /// The hook's reason.
+        #[serde(rename = "hook_reason")]
+        reason: String,
+        /// Whether the hook made the action removable.
+        removable: bool,
+    },
 }
 
 impl Reason {
@@ -62,7 +73,21 @@ impl Reason {
     pub fn is_removable(&self) -> bool {
         matches!(
             self,
-            Reason::ServiceUnused { .. } | Reason::ActionUnused { .. }
+            Reason::ServiceUnused { .. }
+                | Reason::ActionUnused { .. }
+                | Reason::Hook {
+                    removable: true,
+                    ..
+                }
+        )
+    }
+
+    /// Whether the action is kept only because of what the usage data says (`Used`,
+    /// `NoUsageEntry`, `NotTrackedAtActionLevel`): the only kept actions a hook may remove.
+    pub fn is_kept_for_usage(&self) -> bool {
+        matches!(
+            self,
+            Reason::Used { .. } | Reason::NoUsageEntry | Reason::NotTrackedAtActionLevel { .. }
         )
     }
 
@@ -90,6 +115,7 @@ impl Reason {
             Reason::NoRepo => "NOREPO statement".into(),
             Reason::UnknownAction => "unknown action (kept)".into(),
             Reason::NotAnnounced => "not in the announced removal".into(),
+            Reason::Hook { hook, reason, .. } => format!("decided by hook {hook}: {reason}"),
         }
     }
 }
@@ -152,6 +178,58 @@ impl Decisions {
             .filter(|g| g.reason.is_removable())
             .map(|g| g.actions.len())
             .sum()
+    }
+
+    /// Gives `actions` (which must be decided already) the decision `reason`: they leave their
+    /// groups (emptied groups are dropped) and join, service by service, that service's group with
+    /// this reason, or a new one after the service's last group.
+    pub fn reassign(&mut self, actions: &ActionSet, reason: Reason, catalog: &Catalog) {
+        if actions.is_empty() {
+            return;
+        }
+        for g in &mut self.groups {
+            g.actions.difference_with(actions);
+        }
+        self.groups.retain(|g| !g.actions.is_empty());
+        let mut next = actions.next_at_or_after(0);
+        while let Some(first) = next {
+            let range = catalog.service_of(first).actions.clone();
+            next = actions.next_at_or_after(range.end);
+            let part = actions.restricted(range.start, range.end);
+            let in_service = |g: &DecisionGroup| {
+                g.actions
+                    .next_at_or_after(range.start)
+                    .is_some_and(|id| id < range.end)
+            };
+            if let Some(g) = self
+                .groups
+                .iter_mut()
+                .find(|g| g.reason == reason && in_service(g))
+            {
+                g.actions.union_with(&part);
+                continue;
+            }
+            let at = self
+                .groups
+                .iter()
+                .rposition(in_service)
+                .map(|i| i + 1)
+                .or_else(|| {
+                    self.groups.iter().position(|g| {
+                        g.actions
+                            .next_at_or_after(0)
+                            .is_some_and(|id| id >= range.end)
+                    })
+                })
+                .unwrap_or(self.groups.len());
+            self.groups.insert(
+                at,
+                DecisionGroup {
+                    actions: part,
+                    reason: reason.clone(),
+                },
+            );
+        }
     }
 
     fn push(&mut self, id: ActionId, reason: Reason, service_start: usize) {

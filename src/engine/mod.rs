@@ -45,7 +45,7 @@
 //! };
 //! // Both permissions have been in the role for a year (from git history).
 //! let ages = PermissionAges::Uniform(now - Duration::days(365));
-//! let input = PlanInput { role: &role, usage: Some(&usage), ages: &ages, filter_hits: &[], announced: None };
+//! let input = PlanInput { role: &role, usage: Some(&usage), ages: &ages, filter_hits: &[], announced: None, on_decisions: None };
 //! let plan = plan_role(&input, &EngineSettings::default(), Catalog::embedded(), now);
 //!
 //! assert!(plan.eligible());
@@ -74,7 +74,7 @@ pub use actionset::ActionSet;
 pub use catalog::{AccessLevel, ActionId, Catalog, Expansion};
 pub use decide::{Decisions, Reason};
 pub use history::PermissionAges;
-pub use plan::{Ineligible, PlanInput, RolePlan, plan_role};
+pub use plan::{DecisionCallback, HookFailure, Ineligible, PlanInput, RolePlan, plan_role};
 pub use policy::{PolicyDocument, PolicyMap, Statement};
 pub use role::Role;
 pub use settings::EngineSettings;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::actionset::ActionSet;
 use super::catalog::Catalog;
-use super::decide::{DecisionContext, Decisions, decide};
+use super::decide::{DecisionContext, Decisions, Reason, decide};
 use super::grants::{Grants, analyze};
 use super::history::PermissionAges;
 use super::policy::{PolicyMap, inline_size};
@@ -37,7 +37,27 @@ pub enum Ineligible {
     NothingToRemove,
     /// The rewrite would exceed IAM's size limit even minimized.
     OverSizeLimit(OverSizeLimit),
+    /// A decision hook failed; nothing was changed.
+    HookFailed {
+        /// The hook's name.
+        hook: String,
+        /// What happened.
+        message: String,
+    },
 }
+
+/// Why the decision callback of [`PlanInput::on_decisions`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookFailure {
+    /// The hook that failed.
+    pub hook: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// A callback that may change the decisions after [`decide`] and before the rewrite (how hooks
+/// run; see [`crate::hooks`]).
+pub type DecisionCallback<'a> = dyn Fn(&mut Decisions) -> Result<(), HookFailure> + 'a;
 
 impl Ineligible {
     /// One line for humans.
@@ -63,12 +83,13 @@ impl Ineligible {
             } => "stale usage data (collection time unknown)".into(),
             Ineligible::NothingToRemove => "nothing to remove".into(),
             Ineligible::OverSizeLimit(e) => e.to_string(),
+            Ineligible::HookFailed { hook, message } => format!("hook {hook} failed: {message}"),
         }
     }
 }
 
 /// Everything known about a role for planning.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct PlanInput<'a> {
     /// The role, with its recorded inline policies.
     pub role: &'a Role,
@@ -80,6 +101,23 @@ pub struct PlanInput<'a> {
     pub filter_hits: &'a [FilterHit],
     /// A schedule's frozen removal set: only these may be removed.
     pub announced: Option<&'a ActionSet>,
+    /// Called right after the decisions are made and before the rewrite; may change them. An
+    /// error makes the role ineligible ([`Ineligible::HookFailed`]) and changes nothing. An
+    /// action it makes removable outside `announced` is kept as [`Reason::NotAnnounced`].
+    pub on_decisions: Option<&'a DecisionCallback<'a>>,
+}
+
+impl std::fmt::Debug for PlanInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanInput")
+            .field("role", &self.role)
+            .field("usage", &self.usage)
+            .field("ages", &self.ages)
+            .field("filter_hits", &self.filter_hits)
+            .field("announced", &self.announced)
+            .field("on_decisions", &self.on_decisions.map(|_| "<callback>"))
+            .finish()
+    }
 }
 
 /// The plan for one role.
@@ -155,6 +193,23 @@ pub fn plan_role(
         now,
     };
     plan.decisions = decide(&grants, &ctx, catalog);
+    if let Some(callback) = input.on_decisions {
+        let mut changed = plan.decisions.clone();
+        if let Err(e) = callback(&mut changed) {
+            plan.ineligible.push(Ineligible::HookFailed {
+                hook: e.hook,
+                message: e.message,
+            });
+            plan.size_before = size_now();
+            return plan;
+        }
+        if let Some(announced) = input.announced {
+            let mut outside = changed.removable();
+            outside.difference_with(announced);
+            changed.reassign(&outside, Reason::NotAnnounced, catalog);
+        }
+        plan.decisions = changed;
+    }
     let remove = plan.decisions.removable();
     if remove.is_empty() {
         plan.ineligible.push(Ineligible::NothingToRemove);

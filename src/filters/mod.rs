@@ -8,12 +8,18 @@
 //! at the bottom of this file; [`filter_ids`] reads it. A filter's [`Filter::id`] is also its table
 //! name in `filters.toml` and its name in the `active` list.
 //!
-//! Filters are pure: no file, clock or network I/O. The caller passes `now`, and passes the
+//! Custom filters come in two forms: `[[command]]` tables naming external commands (see
+//! [`command`]; their ids may appear in `active`), and [`Filter`] trait objects added by library
+//! users with [`FilterSet::with_custom`]. Their exclusions are [`FilterHit`]s like the built-in
+//! ones.
+//!
+//! Built-in filters are pure: no file, clock or network I/O. The caller passes `now`, and passes the
 //! *contents* of the blocklist file named by [`FilterConfig::blocklist_file`] to
 //! [`FilterConfig::build`].
 
 pub mod age;
 pub mod blocklist;
+pub mod command;
 pub mod exclusive;
 pub mod lambda;
 pub mod opt_out;
@@ -25,6 +31,7 @@ use crate::engine::Role;
 
 pub use age::{AgeConfig, AgeFilter};
 pub use blocklist::{BlocklistConfig, BlocklistFile, BlocklistFilter};
+pub use command::{CommandFilter, CommandFilterConfig, CommandFilterError};
 pub use exclusive::{ExclusiveConfig, ExclusiveFilter};
 pub use lambda::LambdaFilter;
 pub use opt_out::{Expiry, OptOutConfig, OptOutEntry, OptOutFilter};
@@ -38,7 +45,7 @@ pub const DEFAULT_ACTIVE: [&str; 4] = [age::ID, blocklist::ID, lambda::ID, opt_o
 /// One rule deciding whether a role is out of scope.
 pub trait Filter: std::fmt::Debug + Send + Sync {
     /// The stable id: the key of this filter's table in `filters.toml` and its name in `active`.
-    fn id(&self) -> &'static str;
+    fn id(&self) -> &str;
 
     /// Why `role` is excluded, or `None` when this filter keeps it in scope.
     fn check(&self, role: &Role, now: DateTime<Utc>) -> Option<String>;
@@ -105,6 +112,9 @@ pub struct FilterConfig {
     /// `[opt-out]`.
     #[serde(default, rename = "opt-out")]
     pub opt_out: OptOutConfig,
+    /// `[[command]]`: custom filters run as external commands.
+    #[serde(default)]
+    pub command: Vec<CommandFilterConfig>,
 }
 
 fn default_active() -> Vec<String> {
@@ -120,6 +130,7 @@ impl Default for FilterConfig {
             blocklist: BlocklistConfig::default(),
             exclusive: ExclusiveConfig::default(),
             opt_out: OptOutConfig::default(),
+            command: Vec::new(),
         }
     }
 }
@@ -141,9 +152,26 @@ impl FilterConfig {
     /// Checks everything that does not depend on the account: filter ids, account ids, globs,
     /// ARNs and opt-out entries. [`FilterConfig::parse`] and [`FilterConfig::build`] call it.
     pub fn validate(&self) -> Result<(), FilterConfigError> {
+        for (i, c) in self.command.iter().enumerate() {
+            let field = format!("command[{i}]");
+            c.validate(&field)?;
+            if filter_ids().any(|known| known == c.id) {
+                return Err(FilterConfigError::invalid(
+                    format!("{field}.id"),
+                    format!("{:?} is the id of a built-in filter", c.id),
+                ));
+            }
+            if self.command[..i].iter().any(|o| o.id == c.id) {
+                return Err(FilterConfigError::invalid(
+                    format!("{field}.id"),
+                    format!("filter {:?} is declared twice", c.id),
+                ));
+            }
+        }
+        let mut valid: Vec<&str> = filter_ids().collect();
+        valid.extend(self.command.iter().map(|c| c.id.as_str()));
         for (i, id) in self.active.iter().enumerate() {
-            if !filter_ids().any(|known| known == id) {
-                let valid: Vec<&str> = filter_ids().collect();
+            if !valid.contains(&id.as_str()) {
                 return Err(FilterConfigError::invalid(
                     format!("active[{i}]"),
                     format!("unknown filter id {id:?}; valid ids: {}", valid.join(", ")),
@@ -179,9 +207,11 @@ impl FilterConfig {
         };
         let mut filters = Vec::with_capacity(self.active.len());
         for id in &self.active {
-            // validate() has checked every id against the registry.
+            // validate() has checked every id against the registry and the commands.
             if let Some((_, build)) = REGISTRY.iter().find(|(known, _)| known == id) {
-                filters.push(build(self, &ctx)?);
+                filters.push(Slot::Role(build(self, &ctx)?));
+            } else if let Some(c) = self.command.iter().find(|c| &c.id == id) {
+                filters.push(Slot::Command(CommandFilter::new(c)));
             }
         }
         let opt_outs = if self.active.iter().any(|id| id == opt_out::ID) {
@@ -201,8 +231,34 @@ impl FilterConfig {
 #[derive(Debug)]
 pub struct FilterSet {
     account: String,
-    filters: Vec<Box<dyn Filter>>,
+    filters: Vec<Slot>,
     opt_outs: Vec<OptOutEntry>,
+}
+
+/// One filter of a set: checked role by role, or a command run over all roles at once.
+#[derive(Debug)]
+enum Slot {
+    Role(Box<dyn Filter>),
+    Command(CommandFilter),
+}
+
+impl Slot {
+    fn id(&self) -> &str {
+        match self {
+            Slot::Role(f) => f.id(),
+            Slot::Command(c) => &c.id,
+        }
+    }
+}
+
+impl<F: Filter + ?Sized> Filter for std::sync::Arc<F> {
+    fn id(&self) -> &str {
+        (**self).id()
+    }
+
+    fn check(&self, role: &Role, now: DateTime<Utc>) -> Option<String> {
+        (**self).check(role, now)
+    }
 }
 
 impl FilterSet {
@@ -215,32 +271,105 @@ impl FilterSet {
     }
 
     /// The ids of the filters that run, in order.
-    pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.filters.iter().map(|f| f.id())
+    pub fn ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.filters.iter().map(Slot::id)
+    }
+
+    /// Adds a custom filter, run after the configured ones.
+    pub fn with_custom(mut self, filter: Box<dyn Filter>) -> FilterSet {
+        self.filters.push(Slot::Role(filter));
+        self
+    }
+
+    fn mismatch(&self, role: &Role) -> Option<FilterHit> {
+        (role.account != self.account).then(|| FilterHit {
+            filter: Self::ACCOUNT_MISMATCH.to_string(),
+            reason: format!(
+                "role is in account {}, but these filters were built for account {}",
+                role.account, self.account
+            ),
+        })
     }
 
     /// Every active filter that excludes `role`, in the order of `active`; empty when the role
     /// is in scope. A role from another account than the set's is excluded by a single hit with
-    /// filter [`FilterSet::ACCOUNT_MISMATCH`] (fail closed).
+    /// filter [`FilterSet::ACCOUNT_MISMATCH`] (fail closed). Command filters run for this role
+    /// alone; one that fails excludes the role with the failure as its reason (fail closed) —
+    /// use [`FilterSet::apply_all`] to run them once per account and get failures as errors.
     pub fn apply(&self, role: &Role, now: DateTime<Utc>) -> Vec<FilterHit> {
-        if role.account != self.account {
-            return vec![FilterHit {
-                filter: Self::ACCOUNT_MISMATCH.to_string(),
-                reason: format!(
-                    "role is in account {}, but these filters were built for account {}",
-                    role.account, self.account
-                ),
-            }];
+        match self.apply_all(std::slice::from_ref(role), now) {
+            Ok(mut hits) => hits.pop().unwrap_or_default(),
+            Err(e) => {
+                let mut hits = self.apply_in_process(role, now);
+                hits.push(FilterHit {
+                    filter: e.filter,
+                    reason: format!("filter failed: {}", e.message),
+                });
+                hits
+            }
         }
+    }
+
+    fn apply_in_process(&self, role: &Role, now: DateTime<Utc>) -> Vec<FilterHit> {
         self.filters
             .iter()
-            .filter_map(|f| {
-                f.check(role, now).map(|reason| FilterHit {
+            .filter_map(|f| match f {
+                Slot::Role(f) => f.check(role, now).map(|reason| FilterHit {
                     filter: f.id().to_string(),
                     reason,
-                })
+                }),
+                Slot::Command(_) => None,
             })
             .collect()
+    }
+
+    /// [`FilterSet::apply`] for many roles at once: per role, in order, its hits. Each command
+    /// filter runs once, over the roles of the set's account; a failing one is an error naming it.
+    pub fn apply_all(
+        &self,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Vec<FilterHit>>, CommandFilterError> {
+        let in_account: Vec<&Role> = roles.iter().filter(|r| r.account == self.account).collect();
+        let mut command_results = Vec::new();
+        for f in &self.filters {
+            if let Slot::Command(c) = f {
+                let result = if in_account.is_empty() {
+                    Vec::new()
+                } else {
+                    c.run(&self.account, &in_account)?
+                };
+                command_results.push(result);
+            }
+        }
+        let mut out = Vec::with_capacity(roles.len());
+        let mut index = 0;
+        for role in roles {
+            if let Some(hit) = self.mismatch(role) {
+                out.push(vec![hit]);
+                continue;
+            }
+            let mut hits = Vec::new();
+            let mut command = 0;
+            for f in &self.filters {
+                let reason = match f {
+                    Slot::Role(f) => f.check(role, now),
+                    Slot::Command(_) => {
+                        command += 1;
+                        command_results[command - 1][index].clone()
+                    }
+                };
+                if let Some(reason) = reason {
+                    hits.push(FilterHit {
+                        filter: f.id().to_string(),
+                        reason,
+                    });
+                }
+            }
+            index += 1;
+            out.push(hits);
+        }
+        Ok(out)
     }
 
     /// The opt-out entries for this account that have expired at `now` and are therefore
