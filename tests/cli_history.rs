@@ -9,39 +9,38 @@ use common::{NOW, demo_file, git, new_repo, repokid};
 
 const ACCOUNT: &str = "111122223333";
 
-/// A repository with the demo account synced, then a proposal merged into main.
-fn repo_with_history() -> tempfile::TempDir {
+/// A repository with the demo account synced, then a proposal merged into main with the given
+/// `git merge` options (`--ff-only`, or `--no-ff -m …` as GitHub's merge button does).
+fn repo_with_history_merged(merge: &[&str]) -> tempfile::TempDir {
     let dir = new_repo();
     let p = dir.path();
     let inv = demo_file("inventory.json");
     let usage = demo_file("usage.json");
     let (inv, usage) = (inv.to_str().unwrap(), usage.to_str().unwrap());
     assert_eq!(repokid(p, &["sync", "--inventory", inv]).0, 0);
-    let (code, _, err) = repokid(
-        p,
-        &[
-            "propose",
-            "--inventory",
-            inv,
-            "--usage",
-            usage,
-            "--now",
-            NOW,
-            "--grace-days",
-            "0",
-        ],
-    );
+    let propose = [
+        "propose",
+        "--inventory",
+        inv,
+        "--usage",
+        usage,
+        "--now",
+        NOW,
+        "--grace-days",
+        "0",
+    ];
+    let (code, _, err) = repokid(p, &propose);
     assert_eq!(code, 0, "{err}");
-    git(
-        p,
-        &[
-            "merge",
-            "-q",
-            "--ff-only",
-            &format!("repokid/propose/{ACCOUNT}"),
-        ],
-    );
+    let branch = format!("repokid/propose/{ACCOUNT}");
+    let mut args = vec!["merge", "-q"];
+    args.extend_from_slice(merge);
+    args.push(&branch);
+    git(p, &args);
     dir
+}
+
+fn repo_with_history() -> tempfile::TempDir {
+    repo_with_history_merged(&["--ff-only"])
 }
 
 #[test]
@@ -205,38 +204,8 @@ fn find_and_remove_permissions() {
 
 #[test]
 fn stats_sees_proposals_merged_with_a_merge_commit() {
-    let dir = new_repo();
+    let dir = repo_with_history_merged(&["--no-ff", "-m", "Merge pull request #1"]);
     let p = dir.path();
-    let inv = demo_file("inventory.json");
-    let usage = demo_file("usage.json");
-    let (inv, usage) = (inv.to_str().unwrap(), usage.to_str().unwrap());
-    assert_eq!(repokid(p, &["sync", "--inventory", inv]).0, 0);
-    let (code, _, err) = repokid(
-        p,
-        &[
-            "propose",
-            "--inventory",
-            inv,
-            "--usage",
-            usage,
-            "--now",
-            NOW,
-            "--grace-days",
-            "0",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    git(
-        p,
-        &[
-            "merge",
-            "-q",
-            "--no-ff",
-            "-m",
-            "Merge pull request #1",
-            &format!("repokid/propose/{ACCOUNT}"),
-        ],
-    );
     let (code, out, err) = repokid(p, &["stats"]);
     assert_eq!(code, 0, "{err}");
     let merge = git(p, &["rev-parse", "HEAD"]);
