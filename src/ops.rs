@@ -12,7 +12,10 @@ use crate::engine::{
     Catalog, Decisions, HookFailure, PermissionAges, PlanInput, Role, RolePlan, plan_role,
 };
 use crate::filters::{CommandFilterError, Filter, FilterConfig, FilterConfigError};
-use crate::hooks::{DecisionHook, apply_hooks};
+use crate::hooks::lifecycle::{run_all, run_until_failure};
+use crate::hooks::{
+    DecisionHook, HookError, LifecycleEvent, LifecycleEventKind, LifecycleHook, apply_hooks,
+};
 use crate::report::{PLAN_SCHEMA_VERSION, PlanReport, RoleReport};
 use crate::settings::{Settings, SettingsError};
 use crate::sources::inventory_file::Inventory;
@@ -64,6 +67,9 @@ pub struct Workspace {
     /// Hooks in the removable-permission calculation: the `[[hooks]]` commands of the settings,
     /// to which library users may add their own [`DecisionHook`]s.
     pub hooks: Vec<Box<dyn DecisionHook>>,
+    /// Hooks around [`propose`]: the `[[hooks]]` commands with `events`, to which library users
+    /// may add their own [`LifecycleHook`]s.
+    pub lifecycle_hooks: Vec<Box<dyn LifecycleHook>>,
     /// Custom filters added by library users, run after the configured ones in every account.
     pub custom_filters: Vec<Arc<dyn Filter>>,
 }
@@ -77,6 +83,14 @@ impl std::fmt::Debug for Workspace {
             .field(
                 "hooks",
                 &self.hooks.iter().map(|h| h.name()).collect::<Vec<_>>(),
+            )
+            .field(
+                "lifecycle_hooks",
+                &self
+                    .lifecycle_hooks
+                    .iter()
+                    .map(|h| h.name())
+                    .collect::<Vec<_>>(),
             )
             .field("custom_filters", &self.custom_filters)
             .finish_non_exhaustive()
@@ -126,12 +140,18 @@ impl Workspace {
             .into_iter()
             .map(|h| Box::new(h) as Box<dyn DecisionHook>)
             .collect();
+        let lifecycle_hooks = settings
+            .lifecycle_hooks()
+            .into_iter()
+            .map(|h| Box::new(h) as Box<dyn LifecycleHook>)
+            .collect();
         Ok(Workspace {
             settings,
             filters,
             blocklist,
             catalog,
             hooks,
+            lifecycle_hooks,
             custom_filters: Vec::new(),
         })
     }
@@ -331,11 +351,56 @@ pub struct Proposal {
     pub title: String,
     /// Pull request body (Markdown).
     pub body: String,
+    /// Lifecycle hook failures in this account. A `before-account` failure means nothing was
+    /// written ([`Proposal::blocked`]); after-hook failures leave the commit in place.
+    pub hook_errors: Vec<LifecycleHookFailure>,
+}
+
+impl Proposal {
+    /// Whether a `before-account` hook stopped this account's proposal.
+    pub fn blocked(&self) -> bool {
+        self.hook_errors
+            .iter()
+            .any(|e| e.event == LifecycleEventKind::BeforeAccount)
+    }
+}
+
+/// A lifecycle hook that failed during [`propose`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleHookFailure {
+    /// The event it failed on.
+    pub event: LifecycleEventKind,
+    /// The account.
+    pub account: String,
+    /// The role, for `after-role`.
+    pub role: Option<String>,
+    /// The hook and what happened.
+    pub error: HookError,
+}
+
+impl std::fmt::Display for LifecycleHookFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} hook {} failed for account {}",
+            self.event, self.error.hook, self.account
+        )?;
+        if let Some(role) = &self.role {
+            write!(f, ", role {role}")?;
+        }
+        write!(f, ": {}", self.error.message)
+    }
 }
 
 /// Writes the rightsized policies of every eligible role on a branch per account
 /// (`<branch-prefix>/<account>`, started from `base`), one commit each, and drafts the pull
 /// request text.
+///
+/// For an account with eligible roles, the workspace's lifecycle hooks see `before-account`
+/// first (a failure there writes nothing for the account, recorded in
+/// [`Proposal::hook_errors`]; the other accounts go on), then, after the commit, `after-role` for
+/// each proposed role and `after-account` (failures recorded; the commit stands). Accounts with
+/// nothing to propose fire no events.
 pub fn propose(
     ws: &Workspace,
     store: &PolicyStore,
@@ -368,6 +433,29 @@ pub fn propose(
                 written: None,
                 title,
                 body,
+                hook_errors: Vec::new(),
+            });
+            continue;
+        }
+        let role_names: Vec<String> = eligible.iter().map(|(p, _)| p.role.name.clone()).collect();
+        let before = LifecycleEvent::BeforeAccount {
+            account: account.to_string(),
+            roles: role_names.clone(),
+        };
+        if let Err(error) = run_until_failure(&ws.lifecycle_hooks, &before) {
+            tracing::warn!(account = %account, hook = %error.hook, "before-account hook failed; nothing proposed");
+            out.push(Proposal {
+                account: account.to_string(),
+                branch,
+                written: None,
+                title,
+                body,
+                hook_errors: vec![LifecycleHookFailure {
+                    event: LifecycleEventKind::BeforeAccount,
+                    account: account.to_string(),
+                    role: None,
+                    error,
+                }],
             });
             continue;
         }
@@ -389,12 +477,52 @@ pub fn propose(
             extra_trailers: vec![(trailers::REMOVED_ACTIONS.to_string(), removed.to_string())],
             ..WriteAccount::new(branch.clone(), account.to_string())
         })?;
+        let mut hook_errors = Vec::new();
+        for (p, r) in &eligible {
+            let event = LifecycleEvent::AfterRole {
+                account: account.to_string(),
+                role: p.role.name.clone(),
+                removed: r.removed.iter().map(|x| x.action.clone()).collect(),
+                errors: Vec::new(),
+            };
+            hook_errors.extend(
+                run_all(&ws.lifecycle_hooks, &event)
+                    .into_iter()
+                    .map(|error| LifecycleHookFailure {
+                        event: LifecycleEventKind::AfterRole,
+                        account: account.to_string(),
+                        role: Some(p.role.name.clone()),
+                        error,
+                    }),
+            );
+        }
+        let after = LifecycleEvent::AfterAccount {
+            account: account.to_string(),
+            roles: role_names,
+            commit: written.as_ref().map(|w| w.commit.to_string()),
+            branch: branch.clone(),
+            errors: hook_errors.iter().map(|e| e.error.to_string()).collect(),
+        };
+        hook_errors.extend(
+            run_all(&ws.lifecycle_hooks, &after)
+                .into_iter()
+                .map(|error| LifecycleHookFailure {
+                    event: LifecycleEventKind::AfterAccount,
+                    account: account.to_string(),
+                    role: None,
+                    error,
+                }),
+        );
+        for e in &hook_errors {
+            tracing::warn!("{e}");
+        }
         out.push(Proposal {
             account: account.to_string(),
             branch,
             written,
             title,
             body,
+            hook_errors,
         });
     }
     Ok(out)

@@ -56,6 +56,18 @@ branch-prefix = "repokid/propose"
 # command = ["./hooks/cloudtrail.py", "--days", "90"]
 # priority = 0
 # timeout-seconds = 10
+#
+# A [[hooks]] entry with `events` is instead a lifecycle hook around `repokid propose` (and is not
+# run in the calculation): it gets each listed event as JSON on stdin, tagged by "event":
+#   before-account {"account", "roles": [eligible roles about to be proposed]}
+#   after-role     {"account", "role", "removed": [actions], "errors": [...]}  (after the commit)
+#   after-account  {"account", "roles", "commit", "branch", "errors": [after-role hook failures]}
+# Its stdout is ignored. A failing before-account hook (non-zero exit, timeout) stops that
+# account's proposal; a failing after-hook is reported (exit status 1) but the commit stands.
+# [[hooks]]
+# name = "notify"
+# command = ["./hooks/notify.py"]
+# events = ["before-account", "after-role", "after-account"]
 "#;
 
 /// Parsed `repokid.toml`.
@@ -136,9 +148,13 @@ pub struct HookSettings {
     /// Hooks run in ascending priority.
     #[serde(default)]
     pub priority: i32,
-    /// How long the command may run per role.
+    /// How long the command may run per role (per event for a lifecycle hook).
     #[serde(default = "ten")]
     pub timeout_seconds: u64,
+    /// When present, the entry is a lifecycle hook for these events (see
+    /// [`crate::hooks::lifecycle`]) rather than a decision hook.
+    #[serde(default)]
+    pub events: Option<Vec<crate::hooks::LifecycleEventKind>>,
 }
 
 fn ten() -> u64 {
@@ -218,8 +234,18 @@ impl Settings {
                 Some("command is empty".to_string())
             } else if h.timeout_seconds == 0 {
                 Some("timeout-seconds must be at least 1".to_string())
+            } else if h.events.as_ref().is_some_and(|e| e.is_empty()) {
+                Some("events is empty (omit it for a decision hook)".to_string())
             } else {
-                None
+                h.events
+                    .as_ref()
+                    .and_then(|events| {
+                        events
+                            .iter()
+                            .enumerate()
+                            .find(|(j, e)| events[..*j].contains(e))
+                    })
+                    .map(|(_, e)| format!("event {:?} is listed twice", e.as_str()))
             };
             if let Some(message) = problem {
                 return Err(SettingsError::Value {
@@ -232,27 +258,47 @@ impl Settings {
         Ok(s)
     }
 
-    /// The `[[hooks]]` entries as command hooks; a relative program path containing a `/` is
-    /// resolved against the settings file's directory.
+    /// The `[[hooks]]` entries without `events` as decision hooks; a relative program path
+    /// containing a `/` is resolved against the settings file's directory.
     pub fn command_hooks(&self) -> Vec<crate::hooks::CommandHook> {
         self.hooks
             .iter()
-            .map(|h| {
-                let mut command = h.command.clone();
-                if let Some(program) = command.first_mut() {
-                    let p = Path::new(program.as_str());
-                    if p.is_relative() && program.contains('/') {
-                        *program = self.resolve(p).display().to_string();
-                    }
-                }
-                crate::hooks::CommandHook {
-                    name: h.name.clone(),
-                    command,
-                    priority: h.priority,
-                    timeout: std::time::Duration::from_secs(h.timeout_seconds),
-                }
+            .filter(|h| h.events.is_none())
+            .map(|h| crate::hooks::CommandHook {
+                name: h.name.clone(),
+                command: self.hook_command(h),
+                priority: h.priority,
+                timeout: std::time::Duration::from_secs(h.timeout_seconds),
             })
             .collect()
+    }
+
+    /// The `[[hooks]]` entries with `events` as lifecycle hooks (programs resolved as for
+    /// [`Settings::command_hooks`]).
+    pub fn lifecycle_hooks(&self) -> Vec<crate::hooks::CommandLifecycleHook> {
+        self.hooks
+            .iter()
+            .filter_map(|h| {
+                Some(crate::hooks::CommandLifecycleHook {
+                    name: h.name.clone(),
+                    command: self.hook_command(h),
+                    priority: h.priority,
+                    timeout: std::time::Duration::from_secs(h.timeout_seconds),
+                    events: h.events.clone()?,
+                })
+            })
+            .collect()
+    }
+
+    fn hook_command(&self, h: &HookSettings) -> Vec<String> {
+        let mut command = h.command.clone();
+        if let Some(program) = command.first_mut() {
+            let p = Path::new(program.as_str());
+            if p.is_relative() && program.contains('/') {
+                *program = self.resolve(p).display().to_string();
+            }
+        }
+        command
     }
 
     /// Loads `path`; a missing file at the default location means defaults.
@@ -331,5 +377,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn hooks_with_events_are_lifecycle_hooks_only() {
+        use crate::hooks::LifecycleEventKind;
+        let text = "[[hooks]]\nname = \"d\"\ncommand = [\"x\"]\n\n[[hooks]]\nname = \"l\"\ncommand = [\"./l.py\"]\nevents = [\"after-role\", \"before-account\"]\n";
+        let s = Settings::parse(text, Path::new("/etc/rk"), "t").unwrap();
+        let decision: Vec<_> = s.command_hooks().into_iter().map(|h| h.name).collect();
+        assert_eq!(decision, ["d"]);
+        let lifecycle = s.lifecycle_hooks();
+        assert_eq!(lifecycle.len(), 1);
+        assert_eq!(lifecycle[0].name, "l");
+        assert_eq!(lifecycle[0].command, ["/etc/rk/./l.py"]);
+        assert_eq!(
+            lifecycle[0].events,
+            [
+                LifecycleEventKind::AfterRole,
+                LifecycleEventKind::BeforeAccount
+            ]
+        );
+        for bad in [
+            "[[hooks]]\nname = \"a\"\ncommand = [\"x\"]\nevents = []\n",
+            "[[hooks]]\nname = \"a\"\ncommand = [\"x\"]\nevents = [\"after-role\", \"after-role\"]\n",
+            "[[hooks]]\nname = \"a\"\ncommand = [\"x\"]\nevents = [\"after-repo\"]\n",
+        ] {
+            assert!(Settings::parse(bad, Path::new("."), "t").is_err(), "{bad}");
+        }
     }
 }

@@ -398,3 +398,42 @@ fn a_20_mb_inventory_syncs() {
         "?? big.json\n"
     );
 }
+
+#[test]
+fn propose_reports_a_failing_lifecycle_hook_and_exits_1() {
+    let repo = new_repo();
+    assert_eq!(repokid(repo.path(), &["sync", "--inventory", &inv()]).0, 0);
+    std::fs::write(
+        repo.path().join("repokid.toml"),
+        "[[hooks]]\nname = \"notify\"\ncommand = [\"python3\", \"-c\", \"import sys; sys.exit(2)\"]\nevents = [\"after-account\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = repokid(
+        repo.path(),
+        &[
+            "propose",
+            "--inventory",
+            &inv(),
+            "--usage",
+            &usage(),
+            "--now",
+            NOW,
+            "--grace-days",
+            "0",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("after-account hook notify failed for account 111122223333"),
+        "{err}"
+    );
+    // The commit stands.
+    assert!(
+        out.contains("on branch repokid/propose/111122223333"),
+        "{out}"
+    );
+    git(
+        repo.path(),
+        &["rev-parse", "--verify", "repokid/propose/111122223333"],
+    );
+}

@@ -143,6 +143,13 @@ pub fn run_propose(a: &ProposeArgs, ctx: &Ctx) -> Result<ExitCode> {
                         "commit": p.written.as_ref().map(|w| w.commit.to_string()),
                         "title": p.title,
                         "body": p.body,
+                        "hook_errors": p.hook_errors.iter().map(|e| serde_json::json!({
+                            "event": e.event.as_str(),
+                            "account": e.account,
+                            "role": e.role,
+                            "hook": e.error.hook,
+                            "message": e.error.message,
+                        })).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -160,13 +167,25 @@ pub fn run_propose(a: &ProposeArgs, ctx: &Ctx) -> Result<ExitCode> {
                         short(&w.commit.to_string()),
                         p.branch
                     ),
+                    None if p.blocked() => {
+                        println!("{}: not proposed (a before-account hook failed)", p.account)
+                    }
                     None => println!("{}: nothing to propose", p.account),
                 }
                 println!("\n# {}\n\n{}", p.title, p.body);
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    let mut failed = false;
+    for e in proposals.iter().flat_map(|p| &p.hook_errors) {
+        eprintln!("error: {e}");
+        failed = true;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn short(oid: &str) -> &str {

@@ -17,6 +17,8 @@
 //! A `keep` on an action already kept, or a `remove` on one already removable, changes nothing
 //! (the engine's evidence stays). A hook may `remove` again an action an earlier hook kept, if
 //! the engine would have removed it or kept it for usage reasons.
+//!
+//! Hooks around `ops::propose` (before and after each account and role) are in [`lifecycle`].
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -26,6 +28,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{ActionSet, Catalog, Decisions, Reason, Role};
+
+pub mod lifecycle;
+
+pub use lifecycle::{CommandLifecycleHook, LifecycleEvent, LifecycleEventKind, LifecycleHook};
 
 /// What a hook sees for one role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
