@@ -74,6 +74,7 @@ pub fn plan_demo(filter: TagFilter) -> anyhow::Result<(PlanReport, Vec<PlannedRo
         blocklist: None,
         catalog: Catalog::embedded(),
         hooks: Vec::new(),
+        batch_hooks: Vec::new(),
         lifecycle_hooks: Vec::new(),
         custom_filters: vec![Arc::new(filter)],
     };

@@ -239,6 +239,7 @@ pub fn workspace(hooks: Vec<Box<dyn DecisionHook>>) -> anyhow::Result<Workspace>
         blocklist: None,
         catalog: Catalog::embedded(),
         hooks,
+        batch_hooks: Vec::new(),
         lifecycle_hooks: Vec::new(),
         custom_filters: Vec::new(),
     })

@@ -14,7 +14,8 @@ use crate::engine::{
 use crate::filters::{CommandFilterError, Filter, FilterConfig, FilterConfigError};
 use crate::hooks::lifecycle::{run_all, run_until_failure};
 use crate::hooks::{
-    DecisionHook, HookError, LifecycleEvent, LifecycleEventKind, LifecycleHook, apply_hooks,
+    BatchDecisionHook, DecisionHook, HookError, LifecycleEvent, LifecycleEventKind, LifecycleHook,
+    apply_hooks, apply_verdicts, context,
 };
 use crate::report::{PLAN_SCHEMA_VERSION, PlanReport, RoleReport};
 use crate::settings::{Settings, SettingsError};
@@ -67,6 +68,10 @@ pub struct Workspace {
     /// Hooks in the removable-permission calculation: the `[[hooks]]` commands of the settings,
     /// to which library users may add their own [`DecisionHook`]s.
     pub hooks: Vec<Box<dyn DecisionHook>>,
+    /// Batch hooks in the calculation, run once per account after the per-role hooks: the
+    /// `[[hooks]]` commands with `batch = true`, to which library users may add their own
+    /// [`BatchDecisionHook`]s.
+    pub batch_hooks: Vec<Box<dyn BatchDecisionHook>>,
     /// Hooks around [`propose`]: the `[[hooks]]` commands with `events`, to which library users
     /// may add their own [`LifecycleHook`]s.
     pub lifecycle_hooks: Vec<Box<dyn LifecycleHook>>,
@@ -83,6 +88,14 @@ impl std::fmt::Debug for Workspace {
             .field(
                 "hooks",
                 &self.hooks.iter().map(|h| h.name()).collect::<Vec<_>>(),
+            )
+            .field(
+                "batch_hooks",
+                &self
+                    .batch_hooks
+                    .iter()
+                    .map(|h| h.name())
+                    .collect::<Vec<_>>(),
             )
             .field(
                 "lifecycle_hooks",
@@ -140,6 +153,11 @@ impl Workspace {
             .into_iter()
             .map(|h| Box::new(h) as Box<dyn DecisionHook>)
             .collect();
+        let batch_hooks = settings
+            .batch_hooks()
+            .into_iter()
+            .map(|h| Box::new(h) as Box<dyn BatchDecisionHook>)
+            .collect();
         let lifecycle_hooks = settings
             .lifecycle_hooks()
             .into_iter()
@@ -151,6 +169,7 @@ impl Workspace {
             blocklist,
             catalog,
             hooks,
+            batch_hooks,
             lifecycle_hooks,
             custom_filters: Vec::new(),
         })
@@ -209,6 +228,9 @@ pub fn plan_with_progress(
     }
     let rev = opts.rev.as_deref().unwrap_or("HEAD");
     let hooks: Vec<&dyn DecisionHook> = ws.hooks.iter().map(|h| h.as_ref()).collect();
+    let mut batch_hooks: Vec<&dyn BatchDecisionHook> =
+        ws.batch_hooks.iter().map(|h| h.as_ref()).collect();
+    batch_hooks.sort_by_key(|h| h.priority());
     let mut reports = Vec::new();
     let mut planned = Vec::new();
     for (account, roles) in &inventory.roles {
@@ -249,41 +271,63 @@ pub fn plan_with_progress(
             .collect();
         // Command filters run once per account, over every selected role.
         let all_hits = filters.apply_all(&selected, now)?;
+        let mut rows = Vec::with_capacity(selected.len());
         for (role, hits) in selected.into_iter().zip(all_hits) {
             let ages = ages_by_role
                 .remove(&role.name)
                 .unwrap_or(PermissionAges::Unknown);
-            let run_hooks = |decisions: &mut Decisions| {
-                apply_hooks(
-                    decisions,
-                    &hooks,
-                    &role,
-                    settings.usage_window_days,
-                    ws.catalog,
-                )
-                .map_err(HookFailure::from)
-            };
-            let plan = plan_role(
-                &PlanInput {
-                    role: &role,
-                    usage: usage.get(&role.arn),
-                    ages: &ages,
-                    filter_hits: &hits,
-                    announced: None,
-                    on_decisions: if hooks.is_empty() {
-                        None
-                    } else {
-                        Some(&run_hooks)
+            // With batch hooks, remember the engine's decisions and the per-role hooks' result.
+            let recorded = std::cell::RefCell::new(None);
+            let plan = {
+                let run_hooks = |decisions: &mut Decisions| {
+                    let engine = (!batch_hooks.is_empty()).then(|| decisions.clone());
+                    apply_hooks(
+                        decisions,
+                        &hooks,
+                        &role,
+                        settings.usage_window_days,
+                        ws.catalog,
+                    )
+                    .map_err(HookFailure::from)?;
+                    if let Some(engine) = engine {
+                        *recorded.borrow_mut() = Some((engine, decisions.clone()));
+                    }
+                    Ok(())
+                };
+                plan_role(
+                    &PlanInput {
+                        role: &role,
+                        usage: usage.get(&role.arn),
+                        ages: &ages,
+                        filter_hits: &hits,
+                        announced: None,
+                        on_decisions: if hooks.is_empty() && batch_hooks.is_empty() {
+                            None
+                        } else {
+                            Some(&run_hooks)
+                        },
                     },
-                },
-                &settings,
-                ws.catalog,
-                now,
-            );
+                    &settings,
+                    ws.catalog,
+                    now,
+                )
+            };
+            tick();
+            rows.push(AccountRow {
+                role,
+                ages,
+                hits,
+                plan,
+                decided: recorded.into_inner(),
+            });
+        }
+        if !batch_hooks.is_empty() {
+            run_batch_hooks(&batch_hooks, &mut rows, usage, &settings, ws.catalog, now);
+        }
+        for AccountRow { role, plan, .. } in rows {
             reports.push(RoleReport::new(&role, &plan, ws.catalog));
             tracing::debug!(account = %account, role = %role.name, eligible = plan.eligible(), "planned");
             planned.push(PlannedRole { role, plan });
-            tick();
         }
     }
     Ok((
@@ -296,6 +340,108 @@ pub fn plan_with_progress(
         },
         planned,
     ))
+}
+
+/// One role of an account being planned.
+struct AccountRow {
+    role: Role,
+    ages: PermissionAges,
+    hits: Vec<crate::filters::FilterHit>,
+    plan: RolePlan,
+    /// With batch hooks, when the role reached the decisions and its per-role hooks succeeded:
+    /// the engine's decisions and those the per-role hooks left.
+    decided: Option<(Decisions, Decisions)>,
+}
+
+/// Runs `batch_hooks` (sorted by priority) once over the account's decided roles, then re-plans
+/// the roles whose decisions they changed (or all of them, as [`crate::engine::Ineligible::HookFailed`],
+/// when one fails).
+fn run_batch_hooks(
+    batch_hooks: &[&dyn BatchDecisionHook],
+    rows: &mut [AccountRow],
+    usage: &UsageByArn,
+    settings: &crate::engine::settings::EngineSettings,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) {
+    let decided: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].decided.is_some())
+        .collect();
+    if decided.is_empty() {
+        return;
+    }
+    let mut current: Vec<Decisions> = decided
+        .iter()
+        .filter_map(|&i| rows[i].decided.as_ref().map(|(_, d)| d.clone()))
+        .collect();
+    let mut changed = vec![false; decided.len()];
+    let mut failure = None;
+    for hook in batch_hooks {
+        let contexts: Vec<_> = decided
+            .iter()
+            .zip(&current)
+            .map(|(&i, d)| context(d, &rows[i].role, settings.usage_window_days, catalog))
+            .collect();
+        let verdicts = match hook.decide_batch(&contexts) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(hook = %e.hook, error = %e.message, "batch hook failed; its roles are not rightsized");
+                failure = Some(HookFailure::from(e));
+                break;
+            }
+        };
+        for v in &verdicts {
+            if !decided.iter().any(|&i| rows[i].role.name == v.role) {
+                tracing::warn!(hook = hook.name(), role = %v.role, "batch hook verdict on a role not in the batch ignored");
+            }
+        }
+        for (k, &i) in decided.iter().enumerate() {
+            let row = &rows[i];
+            let Some((engine, _)) = row.decided.as_ref() else {
+                continue;
+            };
+            let mine = verdicts
+                .iter()
+                .filter(|v| v.role == row.role.name)
+                .map(|v| (v.action.clone(), v.verdict, v.reason.clone()));
+            changed[k] |= apply_verdicts(
+                &mut current[k],
+                engine,
+                hook.name(),
+                mine,
+                &row.role,
+                catalog,
+            );
+        }
+    }
+    for (k, &i) in decided.iter().enumerate() {
+        if failure.is_none() && !changed[k] {
+            continue;
+        }
+        let row = &rows[i];
+        let result = match &failure {
+            Some(f) => Err(f.clone()),
+            None => Ok(&current[k]),
+        };
+        let apply = |decisions: &mut Decisions| {
+            *decisions = result.clone()?.clone();
+            Ok(())
+        };
+        let plan = plan_role(
+            &PlanInput {
+                role: &row.role,
+                usage: usage.get(&row.role.arn),
+                ages: &row.ages,
+                filter_hits: &row.hits,
+                announced: None,
+                on_decisions: Some(&apply),
+            },
+            settings,
+            catalog,
+            now,
+        );
+        rows[i].plan = plan;
+    }
 }
 
 /// What `sync` did for one account.

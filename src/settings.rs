@@ -57,6 +57,16 @@ branch-prefix = "repokid/propose"
 # priority = 0
 # timeout-seconds = 10
 #
+# A [[hooks]] entry with `batch = true` (not with `events`) is a batch hook: run once per account,
+# after the per-role hooks, with a JSON array of the contexts above (every role of the account
+# whose decisions were computed) on stdin; it prints
+# [{"role": "...", "action": "...", "verdict": "keep" | "remove", "reason": "..."}]. A failing
+# batch hook leaves every role of its batch unchanged (ineligible).
+# [[hooks]]
+# name = "cloudtrail-batch"
+# command = ["./hooks/cloudtrail_batch.py"]
+# batch = true
+#
 # A [[hooks]] entry with `events` is instead a lifecycle hook around `repokid propose` (and is not
 # run in the calculation): it gets each listed event as JSON on stdin, tagged by "event":
 #   before-account {"account", "roles": [eligible roles about to be proposed]}
@@ -148,13 +158,18 @@ pub struct HookSettings {
     /// Hooks run in ascending priority.
     #[serde(default)]
     pub priority: i32,
-    /// How long the command may run per role (per event for a lifecycle hook).
+    /// How long the command may run per role (per event for a lifecycle hook, per account for a
+    /// batch hook).
     #[serde(default = "ten")]
     pub timeout_seconds: u64,
     /// When present, the entry is a lifecycle hook for these events (see
     /// [`crate::hooks::lifecycle`]) rather than a decision hook.
     #[serde(default)]
     pub events: Option<Vec<crate::hooks::LifecycleEventKind>>,
+    /// When true, the entry is a batch decision hook (see [`crate::hooks::BatchDecisionHook`]):
+    /// run once per account with every decided role. Not allowed with `events`.
+    #[serde(default)]
+    pub batch: bool,
 }
 
 fn ten() -> u64 {
@@ -234,6 +249,8 @@ impl Settings {
                 Some("command is empty".to_string())
             } else if h.timeout_seconds == 0 {
                 Some("timeout-seconds must be at least 1".to_string())
+            } else if h.batch && h.events.is_some() {
+                Some("batch and events cannot be combined".to_string())
             } else if h.events.as_ref().is_some_and(|e| e.is_empty()) {
                 Some("events is empty (omit it for a decision hook)".to_string())
             } else {
@@ -258,13 +275,28 @@ impl Settings {
         Ok(s)
     }
 
-    /// The `[[hooks]]` entries without `events` as decision hooks; a relative program path
-    /// containing a `/` is resolved against the settings file's directory.
+    /// The `[[hooks]]` entries without `events` or `batch` as decision hooks; a relative program
+    /// path containing a `/` is resolved against the settings file's directory.
     pub fn command_hooks(&self) -> Vec<crate::hooks::CommandHook> {
         self.hooks
             .iter()
-            .filter(|h| h.events.is_none())
+            .filter(|h| h.events.is_none() && !h.batch)
             .map(|h| crate::hooks::CommandHook {
+                name: h.name.clone(),
+                command: self.hook_command(h),
+                priority: h.priority,
+                timeout: std::time::Duration::from_secs(h.timeout_seconds),
+            })
+            .collect()
+    }
+
+    /// The `[[hooks]]` entries with `batch = true` as batch decision hooks (programs resolved as
+    /// for [`Settings::command_hooks`]).
+    pub fn batch_hooks(&self) -> Vec<crate::hooks::CommandBatchHook> {
+        self.hooks
+            .iter()
+            .filter(|h| h.batch)
+            .map(|h| crate::hooks::CommandBatchHook {
                 name: h.name.clone(),
                 command: self.hook_command(h),
                 priority: h.priority,
@@ -404,5 +436,23 @@ mod tests {
         ] {
             assert!(Settings::parse(bad, Path::new("."), "t").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn batch_hooks_are_batch_only_and_exclude_events() {
+        let text = "[[hooks]]\nname = \"d\"\ncommand = [\"x\"]\n\n[[hooks]]\nname = \"b\"\ncommand = [\"./b.py\"]\nbatch = true\npriority = 3\n";
+        let s = Settings::parse(text, Path::new("/etc/rk"), "t").unwrap();
+        let decision: Vec<_> = s.command_hooks().into_iter().map(|h| h.name).collect();
+        assert_eq!(decision, ["d"]);
+        let batch = s.batch_hooks();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].name, "b");
+        assert_eq!(batch[0].priority, 3);
+        assert_eq!(batch[0].command, ["/etc/rk/./b.py"]);
+        assert!(s.lifecycle_hooks().is_empty());
+        let bad =
+            "[[hooks]]\nname = \"a\"\ncommand = [\"x\"]\nbatch = true\nevents = [\"after-role\"]\n";
+        let e = Settings::parse(bad, Path::new("."), "t").unwrap_err();
+        assert!(e.to_string().contains("batch and events"), "{e}");
     }
 }

@@ -121,6 +121,7 @@ pub fn run(a: &DemoArgs, ctx: &Ctx) -> Result<ExitCode> {
         blocklist: None,
         catalog: ctx.catalog.catalog,
         hooks: Vec::new(),
+        batch_hooks: Vec::new(),
         lifecycle_hooks: Vec::new(),
         custom_filters: Vec::new(),
     };

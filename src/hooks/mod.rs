@@ -18,6 +18,9 @@
 //! (the engine's evidence stays). A hook may `remove` again an action an earlier hook kept, if
 //! the engine would have removed it or kept it for usage reasons.
 //!
+//! A [`BatchDecisionHook`] (or a `[[hooks]]` entry with `batch = true`) sees every role of an
+//! account at once, after the per-role hooks.
+//!
 //! Hooks around `ops::propose` (before and after each account and role) are in [`lifecycle`].
 
 use std::io::{Read, Write};
@@ -163,42 +166,145 @@ pub fn apply_hooks(
     for hook in ordered {
         let ctx = context(decisions, role, usage_window_days, catalog);
         let verdicts = hook.decide(&ctx)?;
-        for v in verdicts {
-            let Some(id) = catalog.lookup(&v.action) else {
-                tracing::warn!(hook = hook.name(), action = %v.action, role = %role.name, "hook verdict on an unknown action ignored");
-                continue;
-            };
-            let Some(current) = decisions.reason(id) else {
-                tracing::warn!(hook = hook.name(), action = %v.action, role = %role.name, "hook verdict on an action the role does not grant ignored");
-                continue;
-            };
-            let change = match v.verdict {
-                Verdict::Keep => current.is_removable(),
-                Verdict::Remove => {
-                    let allowed = original
-                        .reason(id)
-                        .is_some_and(|r| r.is_removable() || r.is_kept_for_usage());
-                    if !allowed {
-                        tracing::warn!(hook = hook.name(), action = %v.action, role = %role.name, kept = %current.summary(), "hook cannot remove this action; ignored");
-                    }
-                    allowed && !current.is_removable()
-                }
-            };
-            if change {
-                let set: ActionSet = [id].into_iter().collect();
-                decisions.reassign(
-                    &set,
-                    Reason::Hook {
-                        hook: hook.name().to_string(),
-                        reason: v.reason,
-                        removable: v.verdict == Verdict::Remove,
-                    },
-                    catalog,
-                );
-            }
-        }
+        apply_verdicts(
+            decisions,
+            &original,
+            hook.name(),
+            verdicts
+                .into_iter()
+                .map(|v| (v.action, v.verdict, v.reason)),
+            role,
+            catalog,
+        );
     }
     Ok(())
+}
+
+/// Applies one hook's verdicts to `decisions` of `role` under the rules of this module
+/// (`original` are the engine's decisions, before any hook). Returns whether anything changed.
+pub(crate) fn apply_verdicts(
+    decisions: &mut Decisions,
+    original: &Decisions,
+    hook: &str,
+    verdicts: impl IntoIterator<Item = (String, Verdict, String)>,
+    role: &Role,
+    catalog: &Catalog,
+) -> bool {
+    let mut changed = false;
+    for (action, verdict, reason) in verdicts {
+        let Some(id) = catalog.lookup(&action) else {
+            tracing::warn!(hook, action = %action, role = %role.name, "hook verdict on an unknown action ignored");
+            continue;
+        };
+        let Some(current) = decisions.reason(id) else {
+            tracing::warn!(hook, action = %action, role = %role.name, "hook verdict on an action the role does not grant ignored");
+            continue;
+        };
+        let change = match verdict {
+            Verdict::Keep => current.is_removable(),
+            Verdict::Remove => {
+                let allowed = original
+                    .reason(id)
+                    .is_some_and(|r| r.is_removable() || r.is_kept_for_usage());
+                if !allowed {
+                    tracing::warn!(hook, action = %action, role = %role.name, kept = %current.summary(), "hook cannot remove this action; ignored");
+                }
+                allowed && !current.is_removable()
+            }
+        };
+        if change {
+            let set: ActionSet = [id].into_iter().collect();
+            decisions.reassign(
+                &set,
+                Reason::Hook {
+                    hook: hook.to_string(),
+                    reason,
+                    removable: verdict == Verdict::Remove,
+                },
+                catalog,
+            );
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// One verdict of a [`BatchDecisionHook`]: a [`HookVerdict`] naming its role,
+/// `{"role": "web", "action": "s3:GetObject", "verdict": "keep", "reason": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchVerdict {
+    /// The role (name, as in its [`HookContext`]).
+    pub role: String,
+    /// The action (any case; matched against the catalog).
+    pub action: String,
+    /// Keep or remove.
+    pub verdict: Verdict,
+    /// Why, for reviewers.
+    pub reason: String,
+}
+
+/// A hook that sees every role of an account at once (Repokid's
+/// `DURING_REPOABLE_CALCULATION_BATCH`), e.g. to consult CloudTrail once for many roles.
+///
+/// It runs once per account, after the per-role [`DecisionHook`]s, over the roles whose
+/// decisions were computed (filtered roles, roles without usable usage data and roles whose
+/// per-role hook failed are not shown). Its verdicts follow the per-role rules; verdicts naming a
+/// role not in the batch are ignored with a warning. Batch hooks run in ascending priority, each
+/// seeing the decisions as the previous ones left them. An error makes every role of the batch
+/// ineligible ([`crate::engine::Ineligible::HookFailed`] naming the hook).
+pub trait BatchDecisionHook: Send + Sync {
+    /// The name shown in evidence and errors.
+    fn name(&self) -> &str;
+
+    /// Batch hooks run in ascending priority.
+    fn priority(&self) -> i32 {
+        0
+    }
+
+    /// The verdicts for the roles of one account; an error makes all of them ineligible.
+    fn decide_batch(&self, roles: &[HookContext]) -> Result<Vec<BatchVerdict>, HookError>;
+}
+
+/// A batch hook run as an external command (a `[[hooks]]` entry with `batch = true`): a JSON
+/// array of [`HookContext`]s on stdin, a JSON array of [`BatchVerdict`]s expected on stdout.
+/// Failures are as for [`CommandHook`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandBatchHook {
+    /// The hook's name.
+    pub name: String,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Batch hooks run in ascending priority.
+    pub priority: i32,
+    /// How long the command may run (per account).
+    pub timeout: Duration,
+}
+
+impl BatchDecisionHook for CommandBatchHook {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn priority(&self) -> i32 {
+        self.priority
+    }
+
+    fn decide_batch(&self, roles: &[HookContext]) -> Result<Vec<BatchVerdict>, HookError> {
+        let input = serde_json::to_vec(roles)
+            .map_err(|e| HookError::new(&self.name, format!("cannot encode the contexts: {e}")))?;
+        let stdout = run_command(&self.command, &input, self.timeout)
+            .map_err(|message| HookError::new(&self.name, message))?;
+        serde_json::from_slice(&stdout).map_err(|e| {
+            HookError::new(
+                &self.name,
+                format!(
+                    "invalid JSON on stdout (expected an array of batch verdicts): {e}; output: {}",
+                    tail(&stdout)
+                ),
+            )
+        })
+    }
 }
 
 /// A hook run as an external command: the [`HookContext`] as JSON on stdin, a JSON array of
