@@ -162,10 +162,7 @@ impl RoleReport {
 }
 
 fn reason_key(r: &Reason) -> String {
-    serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
+    r.key().to_string()
 }
 
 /// A whole plan run.

@@ -91,6 +91,23 @@ impl Reason {
         )
     }
 
+    /// The kebab-case name of the variant, as in the JSON `reason` tag.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Reason::ServiceUnused { .. } => "service-unused",
+            Reason::ActionUnused { .. } => "action-unused",
+            Reason::Used { .. } => "used",
+            Reason::NoUsageEntry => "no-usage-entry",
+            Reason::NotTrackedAtActionLevel { .. } => "not-tracked-at-action-level",
+            Reason::PassRole => "pass-role",
+            Reason::GracePeriod { .. } => "grace-period",
+            Reason::NoRepo => "no-repo",
+            Reason::UnknownAction => "unknown-action",
+            Reason::NotAnnounced => "not-announced",
+            Reason::Hook { .. } => "hook",
+        }
+    }
+
     /// A short phrase for tables and PR bodies.
     pub fn summary(&self) -> String {
         match self {
@@ -380,4 +397,42 @@ fn gate(
         return Reason::NotAnnounced;
     }
     removable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_matches_the_json_tag() {
+        let all = [
+            Reason::ServiceUnused {
+                last_used: LastAccessed::Never,
+            },
+            Reason::ActionUnused {
+                last_used: LastAccessed::Never,
+            },
+            Reason::Used {
+                last_used: LastAccessed::Never,
+            },
+            Reason::NoUsageEntry,
+            Reason::NotTrackedAtActionLevel {
+                service_last_used: LastAccessed::Never,
+            },
+            Reason::PassRole,
+            Reason::GracePeriod { since: None },
+            Reason::NoRepo,
+            Reason::UnknownAction,
+            Reason::NotAnnounced,
+            Reason::Hook {
+                hook: "h".into(),
+                reason: "r".into(),
+                removable: false,
+            },
+        ];
+        for r in all {
+            let v = serde_json::to_value(&r).unwrap();
+            assert_eq!(v["reason"], r.key(), "{r:?}");
+        }
+    }
 }

@@ -144,16 +144,13 @@ impl CommandFilter {
                 })
                 .collect(),
         };
-        let input = serde_json::to_vec(&input)
-            .map_err(|e| fail(format!("cannot encode the roles: {e}")))?;
-        let stdout =
-            crate::hooks::run_command(&self.command, &input, self.timeout).map_err(fail)?;
-        let exclusions: Vec<Exclusion> = serde_json::from_slice(&stdout).map_err(|e| {
-            fail(format!(
-                "invalid JSON on stdout (expected [{{\"role\", \"reason\"}}]): {e}; output: {}",
-                crate::hooks::tail(&stdout)
-            ))
-        })?;
+        let exclusions: Vec<Exclusion> = crate::hooks::call_json(
+            &self.command,
+            &input,
+            self.timeout,
+            "[{\"role\", \"reason\"}]",
+        )
+        .map_err(fail)?;
         let mut out = vec![None; roles.len()];
         for x in exclusions {
             let Some(i) = roles.iter().position(|r| r.name == x.role) else {

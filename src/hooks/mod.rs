@@ -291,19 +291,13 @@ impl BatchDecisionHook for CommandBatchHook {
     }
 
     fn decide_batch(&self, roles: &[HookContext]) -> Result<Vec<BatchVerdict>, HookError> {
-        let input = serde_json::to_vec(roles)
-            .map_err(|e| HookError::new(&self.name, format!("cannot encode the contexts: {e}")))?;
-        let stdout = run_command(&self.command, &input, self.timeout)
-            .map_err(|message| HookError::new(&self.name, message))?;
-        serde_json::from_slice(&stdout).map_err(|e| {
-            HookError::new(
-                &self.name,
-                format!(
-                    "invalid JSON on stdout (expected an array of batch verdicts): {e}; output: {}",
-                    tail(&stdout)
-                ),
-            )
-        })
+        call_json(
+            &self.command,
+            &roles,
+            self.timeout,
+            "an array of batch verdicts",
+        )
+        .map_err(|message| HookError::new(&self.name, message))
     }
 }
 
@@ -332,20 +326,27 @@ impl DecisionHook for CommandHook {
     }
 
     fn decide(&self, ctx: &HookContext) -> Result<Vec<HookVerdict>, HookError> {
-        let input = serde_json::to_vec(ctx)
-            .map_err(|e| HookError::new(&self.name, format!("cannot encode the context: {e}")))?;
-        let stdout = run_command(&self.command, &input, self.timeout)
-            .map_err(|message| HookError::new(&self.name, message))?;
-        serde_json::from_slice(&stdout).map_err(|e| {
-            HookError::new(
-                &self.name,
-                format!(
-                    "invalid JSON on stdout (expected an array of verdicts): {e}; output: {}",
-                    tail(&stdout)
-                ),
-            )
-        })
+        call_json(&self.command, ctx, self.timeout, "an array of verdicts")
+            .map_err(|message| HookError::new(&self.name, message))
     }
+}
+
+/// Runs `command` with `input` as JSON on stdin and reads its stdout as JSON of type `O`;
+/// `expected` describes `O` in the error message (which quotes the tail of the output).
+pub(crate) fn call_json<I: serde::Serialize + ?Sized, O: serde::de::DeserializeOwned>(
+    command: &[String],
+    input: &I,
+    timeout: Duration,
+    expected: &str,
+) -> Result<O, String> {
+    let input = serde_json::to_vec(input).map_err(|e| format!("cannot encode the input: {e}"))?;
+    let stdout = run_command(command, &input, timeout)?;
+    serde_json::from_slice(&stdout).map_err(|e| {
+        format!(
+            "invalid JSON on stdout (expected {expected}): {e}; output: {}",
+            tail(&stdout)
+        )
+    })
 }
 
 /// The last few hundred characters of a command's output, for error messages.
