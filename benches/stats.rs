@@ -59,11 +59,11 @@ fn mutate(rng: &mut Rng, current: &mut Value, original: &Value) {
         return;
     };
     let i = rng.below(statements.len());
-    if let Some(Value::Array(actions)) = statements[i].get_mut("Action") {
-        if actions.len() > 1 {
-            actions.remove(rng.below(actions.len()));
-            return;
-        }
+    if let Some(Value::Array(actions)) = statements[i].get_mut("Action")
+        && actions.len() > 1
+    {
+        actions.remove(rng.below(actions.len()));
+        return;
     }
     if statements.len() > 1 {
         statements.remove(i);
@@ -77,7 +77,11 @@ fn canonical(name: &str, value: &Value) -> String {
 }
 
 fn message(commit: usize, account: &str, roles: usize) -> String {
-    let action = if commit % 3 == 0 { "repo" } else { "sync" };
+    let action = if commit.is_multiple_of(3) {
+        "repo"
+    } else {
+        "sync"
+    };
     format!(
         "repokid {action}: {account} (0 added, {roles} changed, 0 removed)\n\n\
          Changed: {roles} roles\n\n\

@@ -52,6 +52,8 @@
 //! # }
 //! ```
 
+pub mod apply;
+pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod filters;

@@ -150,12 +150,12 @@ impl RoleReport {
             .map(Ineligible::summary)
             .collect::<Vec<_>>()
             .join("; ");
-        if self.reasons.contains(&Ineligible::NothingToRemove) {
-            if let Some(n) = self.kept.get("grace-period") {
-                text.push_str(&format!(
-                    " ({n} unused action(s) kept for the grace period)"
-                ));
-            }
+        if self.reasons.contains(&Ineligible::NothingToRemove)
+            && let Some(n) = self.kept.get("grace-period")
+        {
+            text.push_str(&format!(
+                " ({n} unused action(s) kept for the grace period)"
+            ));
         }
         text
     }

@@ -21,12 +21,39 @@ repo = "."
 filters = "filters.toml"
 
 [sources]
-# Inventory: the JSON printed by `aws iam get-account-authorization-details`.
+# Where roles come from: "file" (the `inventory` file) or "aws" (GetAccountAuthorizationDetails
+# in each account, through [aws]).
+inventory-source = "file"
+# Inventory file: the JSON printed by `aws iam get-account-authorization-details`.
 # inventory = "inventory.json"
-# Usage: a file in repokid's native format, an Aardvark response, or
+# Where usage comes from: "file" (the `usage` file), "access-advisor" (IAM's
+# Generate/GetServiceLastAccessedDetails in each account, action level when engine.action-level
+# is true) or "aardvark" (an Aardvark API at `aardvark-url`).
+usage-source = "file"
+# Usage file: repokid's native format, an Aardvark response, or
 # GetServiceLastAccessedDetails responses keyed by role ARN.
 # usage = "usage.json"
 # usage-format = "auto"   # auto | native | aardvark | gslad
+# aardvark-url = "http://aardvark.internal:5000/api/1/advisors"
+aardvark-timeout-seconds = 30
+
+[aws]
+# Credentials and region come from the standard AWS chain (environment, profile, SSO, web
+# identity / GitHub OIDC); these narrow it.
+# region = "us-east-1"
+# profile = "security-audit"
+# The role assumed in each account ("" = use the base credentials directly).
+assume-role = "RepokidRole"
+session-name = "repokid"
+# external-id = "..."
+# partition = "aws"        # default: from the region (aws-cn for cn-*, aws-us-gov for us-gov-*)
+# endpoint-url = "http://127.0.0.1:5000"   # a stand-in such as moto; AWS_ENDPOINT_URL works too
+# Attempts per call, retries included (throttling, 5xx and timeouts back off exponentially).
+max-attempts = 5
+call-timeout-seconds = 30
+# Access Advisor jobs in flight at once, and how long one may take.
+access-advisor-jobs = 8
+access-advisor-timeout-seconds = 300
 
 [engine]
 # A service counts as used if last accessed within this many days.
@@ -102,6 +129,9 @@ pub struct Settings {
     /// Proposal settings.
     #[serde(default)]
     pub propose: ProposeSettings,
+    /// AWS connections.
+    #[serde(default)]
+    pub aws: crate::aws::AwsSettings,
     /// `[[hooks]]`: external commands run in the removable-permission calculation.
     #[serde(default)]
     pub hooks: Vec<HookSettings>,
@@ -119,16 +149,61 @@ fn filters_toml() -> PathBuf {
 }
 
 /// Where inventory and usage come from.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SourceSettings {
+    /// Where roles come from.
+    pub inventory_source: InventorySourceKind,
     /// Inventory file.
     pub inventory: Option<PathBuf>,
+    /// Where usage comes from.
+    pub usage_source: UsageSourceKind,
     /// Usage file.
     pub usage: Option<PathBuf>,
     /// Its format.
-    #[serde(default)]
     pub usage_format: UsageFormat,
+    /// The Aardvark API (`…/api/1/advisors`).
+    pub aardvark_url: Option<String>,
+    /// Timeout of one Aardvark request.
+    pub aardvark_timeout_seconds: u64,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        SourceSettings {
+            inventory_source: InventorySourceKind::File,
+            inventory: None,
+            usage_source: UsageSourceKind::File,
+            usage: None,
+            usage_format: UsageFormat::Auto,
+            aardvark_url: None,
+            aardvark_timeout_seconds: 30,
+        }
+    }
+}
+
+/// Where roles come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum InventorySourceKind {
+    /// An inventory file.
+    #[default]
+    File,
+    /// `GetAccountAuthorizationDetails` in each account.
+    Aws,
+}
+
+/// Where usage comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum UsageSourceKind {
+    /// A usage file.
+    #[default]
+    File,
+    /// IAM Access Advisor in each account.
+    AccessAdvisor,
+    /// An Aardvark API.
+    Aardvark,
 }
 
 /// How proposals are written.
@@ -222,6 +297,7 @@ fn unreachable_defaults() -> Settings {
         sources: SourceSettings::default(),
         engine: EngineSettings::default(),
         propose: ProposeSettings::default(),
+        aws: crate::aws::AwsSettings::default(),
         hooks: Vec::new(),
         base_dir: dot(),
     }

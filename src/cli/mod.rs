@@ -2,8 +2,10 @@
 //! plain requests for the library ([`crate::ops`]) and print the results; exit codes are
 //! 0 (ok), 1 (something failed) and 2 (usage error — clap's own code).
 
+mod apply;
 mod catalog;
 mod demo;
+mod gha;
 mod history;
 mod init;
 mod inputs;
@@ -115,6 +117,10 @@ enum Command {
     /// Permissions per role over history, as CSV (or JSON with --format json) (Repokid's repo_stats).
     #[command(alias = "repo_stats")]
     Stats(history::StatsArgs),
+    /// Push what the protected branch holds to IAM: for each role changed since the last apply,
+    /// put new and changed inline policies, delete removed ones, and read back; a role changed
+    /// out of band (drift) is skipped, never overwritten. A dry run unless --commit.
+    Apply(apply::ApplyArgs),
     /// Inspect the IAM action catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -178,6 +184,7 @@ fn run(cli: Cli, config_given: bool) -> anyhow::Result<ExitCode> {
         Command::RemovePermissionsFromRoles(a) => roles::run_remove(a, &ctx),
         Command::Rollback(a) => history::run_rollback(a, &ctx),
         Command::Stats(a) => history::run_stats(a, &ctx),
+        Command::Apply(a) => apply::run(a, &ctx),
         Command::Catalog(cmd) => catalog::run(cmd, &ctx.catalog, ctx.format),
     }
 }

@@ -69,8 +69,18 @@ fn run(
     Vec<crate::ops::PlannedRole>,
 )> {
     let ws = ctx.workspace()?;
-    let inventory = a.inputs.inventory(&ws)?;
-    let usage = a.inputs.usage(&ws, ctx.now)?;
+    let aws = a.inputs.lazy_aws(&ws);
+    let mut inventory = a.inputs.inventory(&ws, &aws)?;
+    if !a.roles.is_empty() {
+        // Only the named roles need usage data (one Access Advisor job each).
+        for roles in inventory.roles.values_mut() {
+            roles.retain(|r| a.roles.contains(&r.name));
+        }
+    }
+    let usage = a.inputs.usage(&ws, &inventory, ctx.now, &aws)?.by_arn;
+    if let Some(aws) = aws.made() {
+        tracing::info!(calls = ?aws.calls.snapshot(), "AWS calls");
+    }
     let store = if a.no_repo {
         None
     } else {

@@ -17,8 +17,12 @@ pub struct SyncArgs {
 /// `repokid sync`.
 pub fn run(a: &SyncArgs, ctx: &Ctx) -> Result<ExitCode> {
     let ws = ctx.workspace()?;
-    let inventory = a.inputs.inventory(&ws)?;
     let store = open_store(ctx.repo.as_ref(), &ws)?;
+    let aws = a.inputs.lazy_aws(&ws);
+    let inventory = a.inputs.inventory(&ws, &aws)?;
+    if let Some(aws) = aws.made() {
+        tracing::info!(calls = ?aws.calls.snapshot(), "AWS calls");
+    }
     let outcomes = crate::ops::sync(&store, &inventory, &a.inputs.accounts(&ws)?)?;
     match ctx.format {
         Format::Json => {

@@ -199,10 +199,10 @@ impl Catalog {
                 {
                     return Err(err(n, format!("invalid service prefix {prefix:?}")));
                 }
-                if let Some(last) = services.last() {
-                    if last.prefix.as_str() >= prefix {
-                        return Err(err(n, format!("service {prefix} is out of order")));
-                    }
+                if let Some(last) = services.last()
+                    && last.prefix.as_str() >= prefix
+                {
+                    return Err(err(n, format!("service {prefix} is out of order")));
                 }
                 let at = actions.len() as ActionId;
                 services.push(Service {
@@ -241,10 +241,11 @@ impl Catalog {
                 return Err(err(n, format!("invalid action name {name:?}")));
             }
             let lower: Box<str> = name.to_ascii_lowercase().into();
-            if let Some(prev) = actions.last() {
-                if prev.service == svc_index && *prev.lower >= *lower {
-                    return Err(err(n, format!("{name} is out of order or duplicated")));
-                }
+            if let Some(prev) = actions.last()
+                && prev.service == svc_index
+                && *prev.lower >= *lower
+            {
+                return Err(err(n, format!("{name} is out of order or duplicated")));
             }
             actions.push(Action {
                 canonical: name.into(),

@@ -184,19 +184,19 @@ impl Statement {
                 string_or_array(policy, &format!("{place}.{key}"), v)?;
             }
         }
-        if let Some(v) = fields.get("Condition") {
-            if !v.is_object() {
-                return Err(perr(
-                    policy,
-                    format!("{place}.Condition"),
-                    "must be a JSON object",
-                ));
-            }
+        if let Some(v) = fields.get("Condition")
+            && !v.is_object()
+        {
+            return Err(perr(
+                policy,
+                format!("{place}.Condition"),
+                "must be a JSON object",
+            ));
         }
-        if let Some(v) = fields.get("Sid") {
-            if !v.is_string() {
-                return Err(perr(policy, format!("{place}.Sid"), "must be a string"));
-            }
+        if let Some(v) = fields.get("Sid")
+            && !v.is_string()
+        {
+            return Err(perr(policy, format!("{place}.Sid"), "must be a string"));
         }
         Ok(Statement {
             fields: Arc::new(fields),
@@ -272,10 +272,10 @@ impl PolicyDocument {
                 "a policy document must be a JSON object",
             ));
         };
-        if let Some(v) = fields.get("Version") {
-            if !v.is_string() {
-                return Err(perr(policy, "Version", "must be a string"));
-            }
+        if let Some(v) = fields.get("Version")
+            && !v.is_string()
+        {
+            return Err(perr(policy, "Version", "must be a string"));
         }
         // Take the statements out, leaving a placeholder that keeps the key's position; they live
         // in `statements` and `to_value` puts them back.

@@ -138,10 +138,10 @@ pub fn rewrite(
             wildcarded = g.granted.clone();
         } else {
             for (entry, exp) in st.entries().iter().zip(&g.entries) {
-                if let Expansion::Known(set) = exp {
-                    if has_wildcard(entry) {
-                        wildcarded.union_with(set);
-                    }
+                if let Expansion::Known(set) = exp
+                    && has_wildcard(entry)
+                {
+                    wildcarded.union_with(set);
                 }
             }
             let mut kept_union = catalog.empty_set();

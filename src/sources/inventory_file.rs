@@ -243,19 +243,20 @@ pub fn parse_inventory(source: &str, bytes: &[u8]) -> Result<Inventory, Inventor
         for (j, item) in list.into_iter().enumerate() {
             let place = format!("{list_place}[{j}]");
             let role = parse_role(at, &place, item)?;
-            if let Some((previous, expected)) = &continued {
-                if !expected.is_empty() && !expected.contains(&role.account) {
-                    return Err(at.for_role(&role.name).fail(
-                        &place,
-                        InventoryErrorKind::Shape(format!(
-                            "account {} follows a truncated page of account(s) {} \
+            if let Some((previous, expected)) = &continued
+                && !expected.is_empty()
+                && !expected.contains(&role.account)
+            {
+                return Err(at.for_role(&role.name).fail(
+                    &place,
+                    InventoryErrorKind::Shape(format!(
+                        "account {} follows a truncated page of account(s) {} \
                              ({previous}IsTruncated: true): that account's remaining pages are \
                              missing",
-                            role.account,
-                            expected.iter().cloned().collect::<Vec<_>>().join(", ")
-                        )),
-                    ));
-                }
+                        role.account,
+                        expected.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                ));
             }
             page_accounts.insert(role.account.clone());
             let roles = accounts.entry(role.account.clone()).or_default();

@@ -319,6 +319,40 @@ impl PolicyStore {
         }
     }
 
+    /// The roles of `account` whose file differs between revisions `from` and `to` (added,
+    /// changed or removed), sorted. Compares blob ids only; nothing is parsed.
+    pub fn changed_roles(
+        &self,
+        from: &str,
+        to: &str,
+        account: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        validate_account_id(account)?;
+        let dir = account_dir(account);
+        let ids = |rev: &str| -> Result<BTreeMap<String, Oid>, StoreError> {
+            let mut out = BTreeMap::new();
+            let Some(root) = self.rev_tree(rev)? else {
+                return Ok(out);
+            };
+            if let Some(tree) = self.subtree(&root, &dir, rev)? {
+                for entry in tree.iter() {
+                    let (role, _) = self.role_entry(&dir, &entry, rev)?;
+                    out.insert(role, entry.id());
+                }
+            }
+            Ok(out)
+        };
+        let (a, b) = (ids(from)?, ids(to)?);
+        let mut roles: Vec<String> = a
+            .iter()
+            .filter(|(role, id)| b.get(*role) != Some(id))
+            .map(|(role, _)| role.clone())
+            .chain(b.keys().filter(|role| !a.contains_key(*role)).cloned())
+            .collect();
+        roles.sort();
+        Ok(roles)
+    }
+
     /// Checks that a tree entry of an account directory is a regular file `<RoleName>.json`;
     /// returns the role name and the file's path.
     fn role_entry(

@@ -201,10 +201,10 @@ pub fn account_permission_ages(
                     .zip(parent.as_ref().map(Commit::id))
                     .map(|(b, p)| (p, b));
                 let older = older_grants(repo, before, &shown, catalog)?;
-                if !runs.older(older.as_ref()) {
-                    if let Some(runs) = open.remove(role) {
-                        done.insert(role.to_string(), runs.finish(catalog, true));
-                    }
+                if !runs.older(older.as_ref())
+                    && let Some(runs) = open.remove(role)
+                {
+                    done.insert(role.to_string(), runs.finish(catalog, true));
                 }
             }
         }
@@ -1085,10 +1085,10 @@ impl<'r> Trees<'r> {
                     }
                 }
                 Ordering::Equal => {
-                    if let (Some(x), Some(y)) = (a.next(), b.next()) {
-                        if x.id() != y.id() {
-                            out.push((name(&x), Some(x.id()), Some(y.id())));
-                        }
+                    if let (Some(x), Some(y)) = (a.next(), b.next())
+                        && x.id() != y.id()
+                    {
+                        out.push((name(&x), Some(x.id()), Some(y.id())));
                     }
                 }
             }

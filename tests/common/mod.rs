@@ -54,3 +54,26 @@ pub fn new_repo() -> tempfile::TempDir {
     git(dir.path(), &["config", "user.email", "test@example.com"]);
     dir
 }
+
+pub mod moto;
+
+/// Runs `repokid` in `dir` with extra environment variables; returns (exit code, stdout, stderr).
+pub fn repokid_env(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_repokid"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("REPOKID_LOG")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}

@@ -1,0 +1,430 @@
+//! `apply`: make IAM hold what the protected branch holds, never overwriting drift.
+//!
+//! For each account, the **baseline** is the last commit applied there, recorded as the ref
+//! `refs/repokid/applied/<account>` (falling back to the account's last `sync` commit, which
+//! recorded live state, when nothing was applied yet). Only roles whose file changed between the
+//! baseline and the target are touched. For each: read the live inline policies, decide with
+//! [`diff::decide`] (drift ⇒ skip the role), put new and changed policies, then delete removed
+//! ones, then read back to confirm. The baseline ref moves to the target only when every changed
+//! role of the account is confirmed, so a partial failure is simply retried by the next run, which
+//! converges (policies already written read as in sync).
+//!
+//! Writes go through the [`LiveIam`] trait: AWS in production ([`crate::aws::Aws`]), anything in
+//! tests. Without `commit`, nothing is written: the run reads live state and reports what it would
+//! do.
+
+pub mod diff;
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::engine::PolicyMap;
+use crate::engine::policy::inline_size;
+use crate::store::git::{PolicyStore, commit_action};
+use crate::store::{Action, StoreError};
+pub use diff::{DriftedPolicy, RoleChange};
+
+/// An error from a [`LiveIam`] call; its message names the account, role and call.
+pub type LiveError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Live inline policies of roles: read them, put one, delete one.
+pub trait LiveIam {
+    /// The role's inline policies as IAM holds them; `None` when the role does not exist.
+    fn read_inline(&self, account: &str, role: &str) -> Result<Option<PolicyMap>, LiveError>;
+    /// Creates or replaces one inline policy.
+    fn put_policy(
+        &self,
+        account: &str,
+        role: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), LiveError>;
+    /// Deletes one inline policy (already absent is success).
+    fn delete_policy(&self, account: &str, role: &str, name: &str) -> Result<(), LiveError>;
+}
+
+/// The ref recording the last commit applied to `account`.
+pub fn applied_ref(account: &str) -> String {
+    format!("refs/repokid/applied/{account}")
+}
+
+/// Why an account could not be applied at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No baseline: nothing applied yet and no sync commit to start from.
+    #[error(
+        "account {account}: no baseline (no {reference} and no sync commit for the account in {rev}); \
+         run `repokid sync` first, or pass --baseline REV naming the commit whose files IAM holds"
+    )]
+    NoBaseline {
+        /// The account.
+        account: String,
+        /// The ref that was looked for.
+        reference: String,
+        /// The target revision.
+        rev: String,
+    },
+    /// A git operation failed.
+    #[error("{context}: {source}")]
+    Git {
+        /// What was being done.
+        context: String,
+        /// Why.
+        #[source]
+        source: git2::Error,
+    },
+}
+
+fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> ApplyError {
+    let context = context.into();
+    move |source| ApplyError::Git { context, source }
+}
+
+/// What to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// The revision holding the policies to apply (the protected branch; `HEAD`).
+    pub rev: String,
+    /// Write to IAM (otherwise a dry run that only reads).
+    pub commit: bool,
+    /// Use this revision as the baseline instead of the recorded one.
+    pub baseline: Option<String>,
+    /// IAM's limit on a role's inline policies; a larger target is refused.
+    pub size_limit: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            rev: "HEAD".into(),
+            commit: false,
+            baseline: None,
+            size_limit: crate::engine::policy::INLINE_SIZE_LIMIT,
+        }
+    }
+}
+
+/// Where the baseline came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaselineSource {
+    /// `refs/repokid/applied/<account>`.
+    Recorded,
+    /// The account's last sync commit (nothing applied yet).
+    LastSync,
+    /// `--baseline`.
+    Given,
+}
+
+/// What happened to one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleStatus {
+    /// Live already equals the file.
+    InSync,
+    /// Dry run: these writes would be made.
+    WouldApply,
+    /// Written and confirmed by reading back.
+    Applied,
+    /// Changed out of band; left untouched.
+    Drift,
+    /// A call failed or the read-back differed; see the message.
+    Failed,
+    /// Not tried because an earlier role of the account failed.
+    NotAttempted,
+    /// Nothing to do by design (the file was removed); see the message.
+    Skipped,
+}
+
+/// The outcome for one role.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleApply {
+    /// The role.
+    pub role: String,
+    /// What happened.
+    pub status: RoleStatus,
+    /// Policies put (or that would be).
+    pub puts: Vec<String>,
+    /// Policies deleted (or that would be).
+    pub deletes: Vec<String>,
+    /// Policies changed out of band.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftEntry>,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A drifted policy, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftEntry {
+    /// The policy.
+    pub policy: String,
+    /// How it drifted.
+    pub how: String,
+}
+
+impl RoleApply {
+    fn new(role: &str, status: RoleStatus) -> RoleApply {
+        RoleApply {
+            role: role.to_string(),
+            status,
+            puts: Vec::new(),
+            deletes: Vec::new(),
+            drift: Vec::new(),
+            message: None,
+        }
+    }
+
+    fn with_message(mut self, m: impl Into<String>) -> Self {
+        self.message = Some(m.into());
+        self
+    }
+
+    /// Whether this outcome blocks recording the baseline (and makes the run fail).
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self.status,
+            RoleStatus::Drift | RoleStatus::Failed | RoleStatus::NotAttempted
+        )
+    }
+}
+
+/// The outcome for one account.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountApply {
+    /// The account.
+    pub account: String,
+    /// The commit applied.
+    pub target: String,
+    /// The baseline commit and where it came from.
+    pub baseline: String,
+    /// Where the baseline came from.
+    pub baseline_source: BaselineSource,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Changed roles, in name order.
+    pub roles: Vec<RoleApply>,
+    /// Whether the baseline ref was moved to the target.
+    pub recorded: bool,
+}
+
+impl AccountApply {
+    /// Whether every changed role is in sync or was applied (or would be, in a dry run).
+    pub fn succeeded(&self) -> bool {
+        !self.roles.iter().any(RoleApply::is_failure)
+    }
+}
+
+/// Applies `account` from the store at `opts.rev` to `live`.
+pub fn apply_account(
+    store: &PolicyStore,
+    live: &dyn LiveIam,
+    account: &str,
+    opts: &ApplyOptions,
+) -> Result<AccountApply, ApplyError> {
+    let repo = store.repo();
+    let target = resolve(repo, &opts.rev)?;
+    let (baseline, baseline_source) = baseline(store, account, target, opts)?;
+    let (target_s, baseline_s) = (target.to_string(), baseline.to_string());
+    let roles = store.changed_roles(&baseline_s, &target_s, account)?;
+    tracing::info!(account, baseline = %baseline_s, target = %target_s, changed = roles.len(), "applying");
+    let mut out = Vec::with_capacity(roles.len());
+    let mut stopped = false;
+    for role in &roles {
+        if stopped {
+            out.push(
+                RoleApply::new(role, RoleStatus::NotAttempted)
+                    .with_message("not attempted: an earlier role of the account failed"),
+            );
+            continue;
+        }
+        let before = store.read_role(&baseline_s, account, role)?;
+        let after = store.read_role(&target_s, account, role)?;
+        let result = apply_role(
+            live,
+            account,
+            role,
+            before.as_ref(),
+            after.as_ref(),
+            opts.commit,
+            opts.size_limit,
+        );
+        // A failed call most likely means IAM is unreachable or refusing: stop the account
+        // rather than pile up failures; the next run starts over from the same baseline.
+        stopped = result.status == RoleStatus::Failed;
+        out.push(result);
+    }
+    let mut report = AccountApply {
+        account: account.to_string(),
+        target: target_s,
+        baseline: baseline_s,
+        baseline_source,
+        dry_run: !opts.commit,
+        roles: out,
+        recorded: false,
+    };
+    if opts.commit && report.succeeded() && baseline != target {
+        let applied = report
+            .roles
+            .iter()
+            .filter(|r| r.status == RoleStatus::Applied)
+            .count();
+        let message = format!("repokid apply: {applied} roles written in account {account}");
+        record_applied(store, account, target, &message)?;
+        report.recorded = true;
+    }
+    Ok(report)
+}
+
+/// Applies one role: `baseline` is the file IAM should hold (last applied), `target` the file to
+/// apply (`None`: the file was removed, which never deletes anything).
+pub fn apply_role(
+    live: &dyn LiveIam,
+    account: &str,
+    role: &str,
+    baseline: Option<&PolicyMap>,
+    target: Option<&PolicyMap>,
+    commit: bool,
+    size_limit: usize,
+) -> RoleApply {
+    let Some(target) = target else {
+        return RoleApply::new(role, RoleStatus::Skipped).with_message(
+            "the role's file was removed; apply never deletes policies because a file is gone \
+             (write {} to the file to remove all inline policies)",
+        );
+    };
+    let size = inline_size(target);
+    if size > size_limit {
+        return RoleApply::new(role, RoleStatus::Failed).with_message(format!(
+            "the file's inline policies are {size} characters, over IAM's limit of {size_limit}"
+        ));
+    }
+    let current = match live.read_inline(account, role) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return RoleApply::new(role, RoleStatus::Drift)
+                .with_message("the role does not exist in the account (deleted out of band?)");
+        }
+        Err(e) => return RoleApply::new(role, RoleStatus::Failed).with_message(e.to_string()),
+    };
+    let (puts, deletes) = match diff::decide(baseline, target, &current) {
+        RoleChange::InSync => return RoleApply::new(role, RoleStatus::InSync),
+        RoleChange::Drift { policies } => {
+            let mut r = RoleApply::new(role, RoleStatus::Drift).with_message(
+                "live policies differ from the last applied file: changed out of band, left untouched",
+            );
+            r.drift = policies
+                .into_iter()
+                .map(|p| DriftEntry {
+                    policy: p.name,
+                    how: p.how.to_string(),
+                })
+                .collect();
+            return r;
+        }
+        RoleChange::Write { puts, deletes } => (puts, deletes),
+    };
+    let mut r = RoleApply::new(role, RoleStatus::WouldApply);
+    r.puts = puts;
+    r.deletes = deletes;
+    if !commit {
+        return r;
+    }
+    let total = r.puts.len() + r.deletes.len();
+    let mut done = 0;
+    for name in &r.puts {
+        let Some(doc) = target.get(name) else {
+            continue;
+        };
+        if let Err(e) = live.put_policy(account, role, name, &doc.to_value().to_string()) {
+            r.status = RoleStatus::Failed;
+            r.message = Some(format!("after {done} of {total} writes: {e}"));
+            return r;
+        }
+        done += 1;
+    }
+    for name in &r.deletes {
+        if let Err(e) = live.delete_policy(account, role, name) {
+            r.status = RoleStatus::Failed;
+            r.message = Some(format!("after {done} of {total} writes: {e}"));
+            return r;
+        }
+        done += 1;
+    }
+    match live.read_inline(account, role) {
+        Ok(Some(now)) if diff::decide(Some(target), target, &now) == RoleChange::InSync => {
+            r.status = RoleStatus::Applied;
+        }
+        Ok(_) => {
+            r.status = RoleStatus::Failed;
+            r.message = Some("written, but reading back does not match the file".into());
+        }
+        Err(e) => {
+            r.status = RoleStatus::Failed;
+            r.message = Some(format!("written, but reading back failed: {e}"));
+        }
+    }
+    r
+}
+
+fn resolve(repo: &git2::Repository, rev: &str) -> Result<Oid, ApplyError> {
+    repo.revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map(|c| c.id())
+        .map_err(git(format!("resolving {rev:?}")))
+}
+
+/// The baseline commit of `account`: `--baseline`, else the recorded ref, else the last sync
+/// commit of the account reachable from `target`.
+fn baseline(
+    store: &PolicyStore,
+    account: &str,
+    target: Oid,
+    opts: &ApplyOptions,
+) -> Result<(Oid, BaselineSource), ApplyError> {
+    let repo = store.repo();
+    if let Some(rev) = &opts.baseline {
+        return Ok((resolve(repo, rev)?, BaselineSource::Given));
+    }
+    let reference = applied_ref(account);
+    if let Ok(r) = repo.find_reference(&reference)
+        && let Ok(c) = r.peel_to_commit()
+    {
+        return Ok((c.id(), BaselineSource::Recorded));
+    }
+    let mut walk = repo.revwalk().map_err(git("walking history"))?;
+    walk.push(target).map_err(git("walking history"))?;
+    for id in walk {
+        let id = id.map_err(git("walking history"))?;
+        let commit = repo.find_commit(id).map_err(git("reading a commit"))?;
+        if let Some((Action::Sync, Some(a))) = commit_action(&commit)
+            && a == account
+        {
+            return Ok((id, BaselineSource::LastSync));
+        }
+    }
+    Err(ApplyError::NoBaseline {
+        account: account.to_string(),
+        reference,
+        rev: opts.rev.clone(),
+    })
+}
+
+/// Moves `refs/repokid/applied/<account>` to `target`, with `message` (what was applied) in its
+/// reflog.
+pub fn record_applied(
+    store: &PolicyStore,
+    account: &str,
+    target: Oid,
+    message: &str,
+) -> Result<(), ApplyError> {
+    store
+        .repo()
+        .reference(&applied_ref(account), target, true, message)
+        .map_err(git(format!("recording {}", applied_ref(account))))?;
+    Ok(())
+}

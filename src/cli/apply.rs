@@ -1,0 +1,222 @@
+//! `repokid apply`: push what the protected branch holds to IAM, guarded against drift.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::inputs::{AwsArgs, LazyAws, open_store};
+use super::{Ctx, Format, gha};
+use crate::apply::{AccountApply, ApplyOptions, RoleStatus, applied_ref, apply_account};
+
+/// Arguments of `apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Write to IAM. Without it, a dry run: live policies are read and compared with the files,
+    /// and what would be written is printed.
+    #[arg(long)]
+    commit: bool,
+    /// Only this account (repeatable; default: `accounts` in repokid.toml, else every account
+    /// under policies/ at REV).
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+    /// The revision to apply: the protected branch, after a merge.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    rev: String,
+    /// Compare against this revision instead of the recorded baseline (refs/repokid/applied/ACCOUNT,
+    /// else the account's last sync commit): the commit whose files IAM is known to hold.
+    #[arg(long, value_name = "REV")]
+    baseline: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+/// `repokid apply`.
+pub fn run(a: &ApplyArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let ws = ctx.workspace()?;
+    let store = open_store(ctx.repo.as_ref(), &ws)?;
+    let accounts = if !a.accounts.is_empty() {
+        a.accounts.clone()
+    } else if !ws.settings.accounts.is_empty() {
+        ws.settings.accounts.clone()
+    } else {
+        store.accounts(&a.rev)?
+    };
+    for acct in &accounts {
+        crate::store::names::validate_account_id(acct)?;
+    }
+    let aws = LazyAws::new(a.aws.settings(&ws));
+    let live = aws.get()?;
+    let opts = ApplyOptions {
+        rev: a.rev.clone(),
+        commit: a.commit,
+        baseline: a.baseline.clone(),
+        size_limit: ws.settings.engine.size_limit,
+    };
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for account in &accounts {
+        match apply_account(&store, live, account, &opts) {
+            Ok(r) => reports.push(r),
+            Err(e) => errors.push((account.clone(), e.to_string())),
+        }
+    }
+    let calls = live.calls.snapshot();
+    match ctx.format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "version": 1,
+                "dry_run": !a.commit,
+                "accounts": reports,
+                "errors": errors.iter().map(|(a, m)| serde_json::json!({"account": a, "message": m})).collect::<Vec<_>>(),
+                "aws_calls": calls,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Human => print!("{}", human(&reports, !a.commit)),
+    }
+    if gha::active() {
+        for r in &reports {
+            for role in r.roles.iter().filter(|x| x.is_failure()) {
+                println!(
+                    "{}",
+                    gha::annotation(
+                        "error",
+                        Some(&format!("policies/{}/{}.json", r.account, role.role)),
+                        &format!("repokid apply: {} {}", role.role, status(role.status)),
+                        role.message.as_deref().unwrap_or(""),
+                    )
+                );
+            }
+        }
+        for (account, m) in &errors {
+            println!(
+                "{}",
+                gha::annotation("error", None, &format!("repokid apply: {account}"), m)
+            );
+        }
+        gha::append_summary(&summary(&reports, &errors, !a.commit));
+    }
+    for (account, m) in &errors {
+        eprintln!("error: {account}: {m}");
+    }
+    let failed = !errors.is_empty() || reports.iter().any(|r| !r.succeeded());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn status(s: RoleStatus) -> &'static str {
+    match s {
+        RoleStatus::InSync => "in sync",
+        RoleStatus::WouldApply => "would apply",
+        RoleStatus::Applied => "applied",
+        RoleStatus::Drift => "drift",
+        RoleStatus::Failed => "failed",
+        RoleStatus::NotAttempted => "not attempted",
+        RoleStatus::Skipped => "skipped",
+    }
+}
+
+fn note(r: &crate::apply::RoleApply) -> String {
+    let mut note = r.message.clone().unwrap_or_default();
+    if !r.drift.is_empty() {
+        let list: Vec<String> = r
+            .drift
+            .iter()
+            .map(|d| format!("{} ({})", d.policy, d.how))
+            .collect();
+        note = format!("{note}: {}", list.join(", "));
+    }
+    note
+}
+
+fn human(reports: &[AccountApply], dry_run: bool) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let _ = writeln!(
+            out,
+            "account {}: baseline {:.10} ({}) → {:.10}; {} roles changed",
+            r.account,
+            r.baseline,
+            serde_json::to_value(r.baseline_source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            r.target,
+            r.roles.len()
+        );
+        if !r.roles.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<40} {:<13} {:>4} {:>6}  NOTE",
+                "ROLE", "STATUS", "PUT", "DELETE"
+            );
+        }
+        for role in &r.roles {
+            let _ = writeln!(
+                out,
+                "  {:<40} {:<13} {:>4} {:>6}  {}",
+                role.role,
+                status(role.status),
+                role.puts.len(),
+                role.deletes.len(),
+                note(role)
+            );
+        }
+        if r.recorded {
+            let _ = writeln!(
+                out,
+                "  recorded {} → {:.10}",
+                applied_ref(&r.account),
+                r.target
+            );
+        } else if !dry_run && !r.succeeded() {
+            let _ = writeln!(
+                out,
+                "  baseline not moved: the next run retries the roles above"
+            );
+        }
+    }
+    if dry_run {
+        out.push_str("dry run: nothing was written; pass --commit to write\n");
+    }
+    out
+}
+
+fn summary(reports: &[AccountApply], errors: &[(String, String)], dry_run: bool) -> String {
+    let mut md = String::from(if dry_run {
+        "## repokid apply (dry run)\n\n"
+    } else {
+        "## repokid apply\n\n"
+    });
+    md.push_str("| Account | Role | Status | Put | Delete | Note |\n|---|---|---|---:|---:|---|\n");
+    for r in reports {
+        for role in &r.roles {
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} | {} | {} | {} |",
+                r.account,
+                role.role,
+                status(role.status),
+                role.puts.join(", "),
+                role.deletes.join(", "),
+                note(role).replace('|', "\\|")
+            );
+        }
+        if r.roles.is_empty() {
+            let _ = writeln!(md, "| {} | | nothing changed | | | |", r.account);
+        }
+    }
+    for (account, m) in errors {
+        let _ = writeln!(
+            md,
+            "| {account} | | error | | | {} |",
+            m.replace('|', "\\|")
+        );
+    }
+    md.push('\n');
+    md
+}
