@@ -368,3 +368,75 @@ fn a_policy_changed_out_of_band_after_the_merge_is_skipped_as_drift() {
     // The baseline does not move while a role is unresolved.
     assert!(git(ci, &["for-each-ref", "refs/repokid"]).is_empty());
 }
+
+#[test]
+fn emergency_rollback_commits_and_applies_at_once() {
+    let a = MotoAccount::fresh();
+    populate(&a);
+    let mut seen = Seen::default();
+    let merged = sync_propose_merge(&[&a], &mut seen);
+    let ci = merged.checkout.as_path();
+    git(ci, &["config", "user.name", "On-call"]);
+    git(ci, &["config", "user.email", "oncall@example.com"]);
+    seen.ok(ci, &["apply", "--commit"]);
+    assert!(!a.policies("app").contains_key("legacy"));
+
+    // The removal broke something: restore app's synced version right now.
+    let versions: Value =
+        serde_json::from_str(&seen.ok(ci, &["rollback", &a.id, "app", "--format", "json"]))
+            .unwrap();
+    let synced = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|v| v["action"] == "sync")
+        .unwrap();
+    let out: Value = serde_json::from_str(&seen.ok(
+        ci,
+        &[
+            "rollback",
+            &a.id,
+            "app",
+            "--selection",
+            &synced.to_string(),
+            "--apply-now",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(out["applied"]["status"], "applied", "{out}");
+    assert_eq!(out["branch"], "main");
+
+    // IAM holds the restored file; the restore is a rollback commit on main; the baseline moved.
+    let live = a.policies("app");
+    assert_eq!(live, file_policies(ci, &a.id, "app"));
+    assert_eq!(
+        live["legacy"],
+        serde_json::from_str::<Value>(LEGACY).unwrap()
+    );
+    let head = git(ci, &["log", "-1", "--format=%B"]);
+    assert!(head.contains("Repokid-Action: rollback"), "{head}");
+    assert_eq!(
+        git(
+            ci,
+            &["rev-parse", &format!("refs/repokid/applied/{}", a.id)]
+        ),
+        git(ci, &["rev-parse", "HEAD"])
+    );
+
+    // With the role changed out of band since, an emergency restore is refused as drift (and
+    // says so), though its commit stays as the record.
+    a.put_policy("app", "data", WORKER);
+    let (code, out, err) = seen.run(
+        ci,
+        &["rollback", &a.id, "app", "--selection", "1", "--apply-now"],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("was not applied"), "{err}");
+    assert_eq!(
+        a.policies("app")["data"],
+        serde_json::from_str::<Value>(WORKER).unwrap()
+    );
+}

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::inputs::open_store;
+use super::inputs::{AwsArgs, LazyAws, open_store};
 use super::{Ctx, Format};
+use crate::apply::{applied_ref, apply_role, record_applied};
 use crate::store::git::{WriteAccount, WriteMode};
 use crate::store::names::{validate_account_id, validate_role_name};
 use crate::store::{Action, history};
@@ -28,6 +29,13 @@ pub struct RollbackArgs {
     /// Read history from this revision.
     #[arg(long, value_name = "REV", default_value = "HEAD")]
     rev: String,
+    /// Emergency path: commit the restore on the checked-out branch (not a rollback branch) and
+    /// apply it to the role in IAM at once, with apply's drift guard. The commit is the record;
+    /// push it afterwards.
+    #[arg(long, requires = "selection")]
+    apply_now: bool,
+    #[command(flatten)]
+    aws: AwsArgs,
 }
 
 /// `repokid rollback`.
@@ -104,7 +112,18 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
         catalog,
     )?;
     let picked = &versions[selection];
-    let branch = format!("repokid/rollback/{}/{}", a.account, a.role);
+    if a.apply_now {
+        anyhow::ensure!(
+            a.rev == "HEAD",
+            "--apply-now restores on the checked-out branch; --rev cannot be used with it"
+        );
+    }
+    let branch = if a.apply_now {
+        store.current_branch()?
+    } else {
+        format!("repokid/rollback/{}/{}", a.account, a.role)
+    };
+    let parent = store.repo().revparse_single("HEAD")?.peel_to_commit()?.id();
     let subject = format!(
         "repokid rollback: {} in {} to {:.10}{}",
         a.role,
@@ -123,7 +142,7 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
         restore.goes_away.join(", ")
     );
     let written = store.write_account(&WriteAccount {
-        base: Some(a.rev.clone()),
+        base: (!a.apply_now).then(|| a.rev.clone()),
         mode: WriteMode::Upsert,
         roles: [(a.role.clone(), restore.policies.clone())].into(),
         action: Action::Rollback,
@@ -131,6 +150,19 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
         body,
         ..WriteAccount::new(branch.clone(), a.account.clone())
     })?;
+    let applied = if a.apply_now {
+        Some(apply_now(
+            a,
+            &ws,
+            &store,
+            &current,
+            &restore.policies,
+            parent,
+            written.as_ref(),
+        )?)
+    } else {
+        None
+    };
     match ctx.format {
         Format::Json => println!(
             "{}",
@@ -138,6 +170,7 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
                 "version": 1, "branch": branch,
                 "commit": written.as_ref().map(|w| w.commit.to_string()),
                 "comes_back": restore.comes_back, "goes_away": restore.goes_away,
+                "applied": applied,
             }))?
         ),
         Format::Human => {
@@ -155,9 +188,76 @@ pub fn run_rollback(a: &RollbackArgs, ctx: &Ctx) -> Result<ExitCode> {
                     println!("  - {n}");
                 }
             }
+            if let Some(r) = &applied {
+                println!(
+                    "applied to IAM now: {}{}",
+                    serde_json::to_value(r.status)?.as_str().unwrap_or_default(),
+                    r.message
+                        .as_ref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                );
+            }
         }
     }
+    if let Some(r) = applied.filter(|r| r.is_failure()) {
+        eprintln!(
+            "error: the restore is committed on {branch} but was not applied to {} in {}: {}",
+            a.role,
+            a.account,
+            r.message.unwrap_or_default()
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies a just-committed restore to the role in IAM. The drift guard compares live IAM with
+/// the role's file at the account's last applied commit (or, when nothing was applied yet, the
+/// file before the restore); the applied ref moves to the restore commit only when it pointed
+/// at the commit the restore was made on (so no other unapplied change is marked applied).
+fn apply_now(
+    a: &RollbackArgs,
+    ws: &crate::ops::Workspace,
+    store: &crate::store::git::PolicyStore,
+    before: &crate::engine::PolicyMap,
+    restored: &crate::engine::PolicyMap,
+    parent: git2::Oid,
+    written: Option<&crate::store::git::Written>,
+) -> Result<crate::apply::RoleApply> {
+    let reference = applied_ref(&a.account);
+    let recorded = store
+        .repo()
+        .find_reference(&reference)
+        .ok()
+        .and_then(|r| r.peel_to_commit().ok())
+        .map(|c| c.id());
+    let baseline = match recorded {
+        Some(id) => store.read_role(&id.to_string(), &a.account, &a.role)?,
+        None => Some(before.clone()),
+    };
+    let aws = LazyAws::new(a.aws.settings(ws));
+    let result = apply_role(
+        aws.get()?,
+        &a.account,
+        &a.role,
+        baseline.as_ref(),
+        Some(restored),
+        true,
+        ws.settings.engine.size_limit,
+    );
+    if let Some(w) = written
+        && !result.is_failure()
+        && recorded == Some(parent)
+    {
+        record_applied(
+            store,
+            &a.account,
+            w.commit,
+            &format!("repokid rollback --apply-now: {} in {}", a.role, a.account),
+        )?;
+    }
+    Ok(result)
 }
 
 /// Arguments of `stats`.
