@@ -292,10 +292,32 @@ impl Aws {
             tracing::debug!(account, role = %arn, "assuming role");
             conf = conf.credentials_provider(self.runtime.block_on(b.build()));
         }
-        let conf = conf.build();
+        let conf = conf.retry_classifier(TooManyRequests).build();
         let client = aws_sdk_iam::Client::from_conf(conf);
         clients.insert(account.to_string(), client.clone());
         Ok(client)
+    }
+}
+
+/// Retries HTTP 429 as throttling. The SDK's standard classifiers retry 5xx and AWS's throttling
+/// error codes, but a bare 429 (from a proxy or gateway, often with no error body) would
+/// otherwise fail the call at once.
+#[derive(Debug)]
+struct TooManyRequests;
+
+impl aws_sdk_iam::config::retry::ClassifyRetry for TooManyRequests {
+    fn classify_retry(
+        &self,
+        ctx: &aws_sdk_iam::config::interceptors::InterceptorContext,
+    ) -> aws_sdk_iam::config::retry::RetryAction {
+        match ctx.response().map(|r| r.status().as_u16()) {
+            Some(429) => aws_sdk_iam::config::retry::RetryAction::throttling_error(),
+            _ => aws_sdk_iam::config::retry::RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "HTTP 429 is throttling"
     }
 }
 

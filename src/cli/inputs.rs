@@ -28,6 +28,11 @@ pub struct AwsArgs {
     /// AWS region for STS (default: `aws.region`, else the chain's, else us-east-1).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+
+    /// The role to assume in each account (default: `aws.assume-role`; "" uses the base
+    /// credentials directly).
+    #[arg(long, value_name = "NAME")]
+    pub assume_role: Option<String>,
 }
 
 impl AwsArgs {
@@ -39,6 +44,9 @@ impl AwsArgs {
         }
         if self.region.is_some() {
             s.region = self.region.clone();
+        }
+        if let Some(r) = &self.assume_role {
+            s.assume_role = r.clone();
         }
         s
     }

@@ -120,6 +120,11 @@ enum Command {
     /// Push what the protected branch holds to IAM: for each role changed since the last apply,
     /// put new and changed inline policies, delete removed ones, and read back; a role changed
     /// out of band (drift) is skipped, never overwritten. A dry run unless --commit.
+    #[command(after_help = "Examples:\n  \
+        repokid apply                    # dry run: what would be written, per role\n  \
+        repokid apply --commit           # write, then record refs/repokid/applied/ACCOUNT\n  \
+        repokid apply --commit --account 111122223333 --format json\n\n\
+        The baseline ref lives in git: fetch and push refs/repokid/* with the branch (docs/aws.md).")]
     Apply(apply::ApplyArgs),
     /// Inspect the IAM action catalog.
     #[command(subcommand)]
