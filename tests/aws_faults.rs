@@ -176,8 +176,10 @@ fn throttling_body() -> String {
         .to_string()
 }
 
-#[test]
-fn stand_in_throttling_and_5xx_are_retried_and_the_call_counts_once() {
+/// Answers GAAD with `failures`, one each, in order, then with a page holding role `app`; reads
+/// the inventory with 5 attempts and checks it succeeded after exactly `failures.len()` retries,
+/// which count as one call.
+fn retried_until_the_page(what: &str, failures: Vec<ResponseTemplate>) {
     let iam = StandIn::start();
     let page = gaad_page(
         &[role_xml(
@@ -187,23 +189,24 @@ fn stand_in_throttling_and_5xx_are_retried_and_the_call_counts_once() {
         )],
         None,
     );
-    // In order: a bare 429, a 400 saying Throttling, a 503, then the page.
-    iam.gaad(1, Some(1), None, ResponseTemplate::new(429));
-    iam.gaad(2, Some(1), None, xml(400, throttling_body()));
-    iam.gaad(3, Some(1), None, ResponseTemplate::new(503));
-    iam.gaad(4, None, None, xml(200, page));
+    let n = failures.len();
+    for (i, f) in failures.into_iter().enumerate() {
+        iam.gaad(1 + i as u8, Some(1), None, f);
+    }
+    iam.gaad(1 + n as u8, None, None, xml(200, page));
 
     let aws = iam.aws(5);
     let started = Instant::now();
     let result = aws.inventory(&[ACCOUNT.into()]);
     let took = started.elapsed();
     let requests = iam.requests();
-    println!(
-        "429, Throttling, 503, page: {} requests in {took:?}",
-        requests.len()
-    );
-    let inv = result
-        .unwrap_or_else(|e| panic!("inventory failed after {} requests: {e}", requests.len()));
+    println!("{what}, page: {} requests in {took:?}", requests.len());
+    let inv = result.unwrap_or_else(|e| {
+        panic!(
+            "{what}: inventory failed after {} requests (not retried?): {e}",
+            requests.len()
+        )
+    });
     let roles = &inv.roles[ACCOUNT];
     assert_eq!(
         roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
@@ -213,11 +216,24 @@ fn stand_in_throttling_and_5xx_are_retried_and_the_call_counts_once() {
         roles[0].policies["read"].to_value(),
         serde_json::from_str::<Value>(READ).unwrap()
     );
-    // Three failures and the success: four requests on the wire, one call in the counts.
-    assert_eq!(requests.len(), 4);
+    // The failures and the success on the wire, one call in the counts.
+    assert_eq!(requests.len(), n + 1, "{what}");
     assert_eq!(
         aws.calls.snapshot(),
         BTreeMap::from([(GAAD.to_string(), 1)])
+    );
+}
+
+#[test]
+fn stand_in_throttling_and_5xx_are_retried_and_the_call_counts_once() {
+    retried_until_the_page(
+        "429, 400 Throttling, 503",
+        vec![
+            // A bare 429 (no error body: what a proxy or gateway in front of IAM sends).
+            ResponseTemplate::new(429),
+            xml(400, throttling_body()),
+            ResponseTemplate::new(503),
+        ],
     );
 }
 
@@ -573,6 +589,11 @@ fn dead_endpoint_mid_apply(dark: Dark) {
     );
     // A dead endpoint must not hang the job: at most a few call timeouts.
     assert!(took < Duration::from_secs(60), "{ctx}");
+    if dark == Dark::Hang {
+        // What bounded it: each attempt at the silent call timed out.
+        let timeouts = Duration::from_secs(MAX_ATTEMPTS as u64 * CALL_TIMEOUT_SECONDS);
+        assert!(took >= timeouts, "{ctx}");
+    }
 
     assert_eq!(
         statuses(&report, id),
@@ -585,6 +606,10 @@ fn dead_endpoint_mid_apply(dark: Dark) {
     );
     let failed = &roles_of(&report, id)[1];
     let message = failed["message"].as_str().unwrap();
+    println!("b-queue failed ({dark:?}): {message}");
+    if dark == Dark::Hang {
+        assert!(message.contains("timeout"), "{ctx}");
+    }
     assert!(
         message.starts_with("after 1 of 2 writes: ")
             && message.contains(&format!(
@@ -663,13 +688,28 @@ fn apply_reads_changed_roles_once_writes_and_reads_back_and_never_touches_unchan
     let notify = file_policies(dir, id, "d-notify");
     acct.put_policy("d-notify", "send", &notify["send"].to_string());
 
-    // Live inline policies before the apply, and in the merged files, per changed role.
-    let live = |r: &str| acct.policies(r).len();
-    let target = |r: &str| file_policies(dir, id, r).len();
+    // Per changed role: its inline policies live before the apply, and in the merged file.
+    let live: BTreeMap<&str, usize> = CHANGED
+        .iter()
+        .map(|r| (*r, acct.policies(r).len()))
+        .collect();
+    let target: BTreeMap<&str, usize> = CHANGED
+        .iter()
+        .map(|r| (*r, file_policies(dir, id, r).len()))
+        .collect();
+    assert_eq!(
+        live,
+        BTreeMap::from([("a-app", 2), ("b-queue", 2), ("d-notify", 1)])
+    );
+    assert_eq!(
+        target,
+        BTreeMap::from([("a-app", 1), ("b-queue", 1), ("d-notify", 1)])
+    );
     let writing = ["a-app", "b-queue"]; // need writes
     let in_sync = ["d-notify"]; // changed in git, already live
+    let changed: Vec<&str> = writing.iter().chain(&in_sync).copied().collect();
     let (puts, deletes) = (1 + 1, 1 + 1); // a-app: data, legacy; b-queue: send, old
-    let sum = |roles: &[&str], f: &dyn Fn(&str) -> usize| roles.iter().map(|r| f(r)).sum::<usize>();
+    let sum = |roles: &[&str], n: &BTreeMap<&str, usize>| roles.iter().map(|r| n[r]).sum::<usize>();
 
     let proxy = FlakyProxy::start(moto::endpoint(), None, Dark::Close);
     let apply = |args: &[&str]| -> Value {
@@ -694,7 +734,6 @@ fn apply_reads_changed_roles_once_writes_and_reads_back_and_never_touches_unchan
             ("d-notify", "in-sync")
         ])
     );
-    let changed: Vec<&str> = writing.iter().chain(&in_sync).copied().collect();
     let expected = counts(&[
         ("iam:ListRolePolicies", changed.len()),
         ("iam:GetRolePolicy", sum(&changed, &live)),
@@ -709,6 +748,7 @@ fn apply_reads_changed_roles_once_writes_and_reads_back_and_never_touches_unchan
     );
     untouched(&log);
 
+    let before = proxy.log().len();
     // Commit: roles needing writes are read, written and read back; in-sync roles read once.
     let applied = apply(&["apply", "--commit", "--format", "json"]);
     assert_eq!(
@@ -739,7 +779,7 @@ fn apply_reads_changed_roles_once_writes_and_reads_back_and_never_touches_unchan
         ])
     );
     assert_eq!(calls(&applied), expected, "{applied:#}");
-    let log = proxy.log()[1 + sum(&changed, &live) + changed.len()..].to_vec();
+    let log = proxy.log()[before..].to_vec();
     assert_eq!(
         log.len(),
         1 + expected.values().sum::<u64>() as usize,

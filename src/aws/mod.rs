@@ -26,7 +26,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde::Deserialize;
 
 /// `[aws]` in `repokid.toml`.
@@ -98,11 +98,30 @@ impl AwsError {
     where
         E: std::error::Error + ProvideErrorMetadata + 'static,
     {
+        // AWS's own code and message when it sent them; otherwise the chain of causes (the SDK's
+        // DisplayErrorContext would append a Debug dump of the whole raw response).
+        let message = match (err.code(), err.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_string(),
+            (None, Some(m)) => m.to_string(),
+            (None, None) => {
+                let mut parts = vec![err.to_string()];
+                let mut cause = err.source();
+                while let Some(c) = cause {
+                    let text = c.to_string();
+                    if !parts.iter().any(|p| p.contains(&text)) {
+                        parts.push(text);
+                    }
+                    cause = c.source();
+                }
+                parts.join(": ")
+            }
+        };
         AwsError {
             account: account.map(str::to_string),
             call: call.into(),
             code: err.code().map(str::to_string),
-            message: DisplayErrorContext(err).to_string(),
+            message,
         }
     }
 

@@ -151,7 +151,12 @@ impl Message {
         out.push_str(&self.head[0]);
         out.push_str("\r\n");
         for l in &self.head[1..] {
-            let name = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if !hop.contains(&name.as_str()) {
                 out.push_str(l);
                 out.push_str("\r\n");
@@ -173,7 +178,9 @@ fn read_head(r: &mut impl BufRead) -> Result<Option<Vec<String>>, String> {
     let mut head = Vec::new();
     loop {
         let mut line = String::new();
-        let n = r.read_line(&mut line).map_err(|e| format!("reading: {e}"))?;
+        let n = r
+            .read_line(&mut line)
+            .map_err(|e| format!("reading: {e}"))?;
         if n == 0 {
             return if head.is_empty() {
                 Ok(None)

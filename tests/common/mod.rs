@@ -77,3 +77,4 @@ pub fn repokid_env(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (i32, S
         String::from_utf8(out.stderr).unwrap(),
     )
 }
+pub mod flaky_proxy;
