@@ -7,9 +7,13 @@
 //! * [`filters`] — which roles are in scope, configured by `filters.toml` (pure as well, except
 //!   `[[command]]` filters, which run external commands).
 //! * [`hooks`] — hooks in the removable-permission calculation (trait objects or commands).
-//! * [`sources`] — where roles and usage come from (files now; AWS and Aardvark behind the same
-//!   traits).
+//! * [`sources`] — where roles and usage come from, behind two traits: files, AWS ([`aws`]) and
+//!   an Aardvark API.
 //! * [`store`] — the git policy store and what its history answers (ages, rollback, stats).
+//! * [`apply`] — pushing merged files to IAM through the [`apply::LiveIam`] trait, never over
+//!   drift; [`aws`] implements it.
+//! * [`github`] — pushing proposal branches, pull requests, scheduling, comment commands.
+//! * [`verify`] — the check a pull request runs: files valid, no access added.
 //! * [`cli`] — the `repokid` command line, a thin layer over the above.
 //! * [`synth`] — a seeded synthetic organisation, for benchmarks and property tests.
 
@@ -18,7 +22,8 @@
 //!
 //! The operations the CLI runs are plain functions in [`ops`] — the equivalents of Repokid's
 //! `repokid.lib` (`update_role_cache` → [`ops::sync`], `display_role`/`repo_role` dry run →
-//! [`ops::plan`], `repo_role` → [`ops::propose`]):
+//! [`ops::plan`], `repo_role` → [`ops::propose`], then [`apply::apply_account`] after review; its
+//! documentation has a runnable example with IAM kept in memory):
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -57,6 +62,7 @@ pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod filters;
+pub mod github;
 pub mod hooks;
 pub mod ops;
 pub mod report;
@@ -65,3 +71,4 @@ pub mod settings;
 pub mod sources;
 pub mod store;
 pub mod synth;
+pub mod verify;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::engine::policy::to_canonical_json;
 use crate::engine::usage::UsageByArn;
 use crate::engine::{
     Catalog, Decisions, HookFailure, PermissionAges, PlanInput, Role, RolePlan, plan_role,
@@ -495,8 +496,11 @@ pub struct Proposal {
     pub written: Option<Written>,
     /// Pull request title.
     pub title: String,
-    /// Pull request body (Markdown).
+    /// Pull request body (Markdown), within GitHub's limit (see [`crate::review`]).
     pub body: String,
+    /// When the body could not hold the whole review: the repository path of the full report
+    /// (`.repokid/reports/<account>.md`), committed on the branch with the proposal.
+    pub report_file: Option<String>,
     /// Lifecycle hook failures in this account. A `before-account` failure means nothing was
     /// written ([`Proposal::blocked`]); after-hook failures leave the commit in place.
     pub hook_errors: Vec<LifecycleHookFailure>,
@@ -567,11 +571,26 @@ pub fn propose(
             "repokid: remove {removed} unused permissions from {} roles in {account}",
             eligible.len()
         );
-        let body = crate::review::pr_body(
+        let diffs: Vec<crate::review::RoleDiff> = eligible
+            .iter()
+            .filter_map(|(p, _)| {
+                p.plan.proposed().map(|m| crate::review::RoleDiff {
+                    role: p.role.name.clone(),
+                    before: to_canonical_json(&p.role.policies),
+                    after: to_canonical_json(m),
+                })
+            })
+            .collect();
+        let report_path = crate::review::report_path(account);
+        let report_link = ws.settings.github.blob_url(&branch, &report_path);
+        let text = crate::review::pr_text(
             account,
             report,
             &roles.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
+            &diffs,
+            report_link.as_deref(),
         );
+        let body = text.body;
         if eligible.is_empty() {
             out.push(Proposal {
                 account: account.to_string(),
@@ -579,6 +598,7 @@ pub fn propose(
                 written: None,
                 title,
                 body,
+                report_file: None,
                 hook_errors: Vec::new(),
             });
             continue;
@@ -596,6 +616,7 @@ pub fn propose(
                 written: None,
                 title,
                 body,
+                report_file: None,
                 hook_errors: vec![LifecycleHookFailure {
                     event: LifecycleEventKind::BeforeAccount,
                     account: account.to_string(),
@@ -614,6 +635,7 @@ pub fn propose(
             .map(|(_, r)| format!("{}: remove {} actions", r.role, r.removed.len()))
             .collect::<Vec<_>>()
             .join("\n");
+        let report_file = text.full_report.is_some().then(|| report_path.clone());
         let written = store.write_account(&WriteAccount {
             base: Some(base.to_string()),
             roles: map,
@@ -621,6 +643,10 @@ pub fn propose(
             subject: title.clone(),
             body: commit_body,
             extra_trailers: vec![(trailers::REMOVED_ACTIONS.to_string(), removed.to_string())],
+            extra_files: text
+                .full_report
+                .map(|full| vec![(report_path.clone(), full)])
+                .unwrap_or_default(),
             ..WriteAccount::new(branch.clone(), account.to_string())
         })?;
         let mut hook_errors = Vec::new();
@@ -668,6 +694,7 @@ pub fn propose(
             written,
             title,
             body,
+            report_file,
             hook_errors,
         });
     }

@@ -73,6 +73,30 @@ minimize-permissions-management = false
 # Proposal branches are <branch-prefix>/<account>.
 branch-prefix = "repokid/propose"
 
+[github]
+# The repository pull requests go to ("owner/name"); needed by `propose --open-pr`, `schedule`,
+# `dispatch`. The token comes from $GITHUB_TOKEN (or a GitHub App: app-id + private-key-file).
+# repo = "acme/iam-policies"
+# API base for GitHub Enterprise Server ("https://ghe.example.com/api/v3").
+api-url = "https://api.github.com"
+# Web base, for links in pull request bodies.
+web-url = "https://github.com"
+# Where proposal branches are pushed (default: <web-url>/<repo>.git).
+# git-url = "https://github.com/acme/iam-policies.git"
+# The branch proposals are opened against.
+base-branch = "main"
+# Labels added to every proposal.
+labels = ["repokid"]
+# Reviewers: from CODEOWNERS (for policies/<account>/) and from this role tag (a GitHub login).
+reviewers-from-codeowners = true
+owner-tag = "owner"
+# A pull request that adds access fails `repokid verify` unless it carries this label.
+adds-access-label = "repokid:adds-access"
+# Days between `schedule` and the earliest merge.
+schedule-days = 7
+# app-id = 12345
+# private-key-file = "github-app.pem"
+
 # Hooks in the removable-permission calculation, one [[hooks]] table each. The command gets
 # {"account", "role", "arn", "potentially_removable": [...], "kept": [...], "usage_window_days"}
 # as JSON on stdin and prints [{"action": "...", "verdict": "keep" | "remove", "reason": "..."}].
@@ -99,6 +123,7 @@ branch-prefix = "repokid/propose"
 #   before-account {"account", "roles": [eligible roles about to be proposed]}
 #   after-role     {"account", "role", "removed": [actions], "errors": [...]}  (after the commit)
 #   after-account  {"account", "roles", "commit", "branch", "errors": [after-role hook failures]}
+#   after-schedule {"account", "roles", "pull_request", "url", "not_before"}  (repokid schedule)
 # Its stdout is ignored. A failing before-account hook (non-zero exit, timeout) stops that
 # account's proposal; a failing after-hook is reported (exit status 1) but the commit stands.
 # [[hooks]]
@@ -132,6 +157,9 @@ pub struct Settings {
     /// AWS connections.
     #[serde(default)]
     pub aws: crate::aws::AwsSettings,
+    /// GitHub: where pull requests go.
+    #[serde(default)]
+    pub github: GitHubSettings,
     /// `[[hooks]]`: external commands run in the removable-permission calculation.
     #[serde(default)]
     pub hooks: Vec<HookSettings>,
@@ -222,6 +250,76 @@ impl Default for ProposeSettings {
     }
 }
 
+/// `[github]`: where pull requests go and how they are reviewed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GitHubSettings {
+    /// `owner/name`.
+    pub repo: Option<String>,
+    /// API base (GitHub Enterprise Server: `https://host/api/v3`).
+    pub api_url: String,
+    /// Web base, for links.
+    pub web_url: String,
+    /// Where branches are pushed; default `<web_url>/<repo>.git`.
+    pub git_url: Option<String>,
+    /// The branch proposals target.
+    pub base_branch: String,
+    /// Labels on every proposal.
+    pub labels: Vec<String>,
+    /// Request reviews from the CODEOWNERS of `policies/<account>/`.
+    pub reviewers_from_codeowners: bool,
+    /// The role tag naming a GitHub login to request a review from.
+    pub owner_tag: String,
+    /// The label that lets a pull request adding access pass `verify`.
+    pub adds_access_label: String,
+    /// Days from `schedule` to the earliest merge.
+    pub schedule_days: i64,
+    /// GitHub App id (with `private_key_file`), instead of `$GITHUB_TOKEN`.
+    pub app_id: Option<u64>,
+    /// The GitHub App's private key (PEM), relative to the settings file.
+    pub private_key_file: Option<PathBuf>,
+}
+
+impl Default for GitHubSettings {
+    fn default() -> Self {
+        GitHubSettings {
+            repo: None,
+            api_url: "https://api.github.com".into(),
+            web_url: "https://github.com".into(),
+            git_url: None,
+            base_branch: "main".into(),
+            labels: vec!["repokid".into()],
+            reviewers_from_codeowners: true,
+            owner_tag: "owner".into(),
+            adds_access_label: "repokid:adds-access".into(),
+            schedule_days: 7,
+            app_id: None,
+            private_key_file: None,
+        }
+    }
+}
+
+impl GitHubSettings {
+    /// The URL branches are pushed to.
+    pub fn git_url(&self) -> Option<String> {
+        self.git_url.clone().or_else(|| {
+            self.repo
+                .as_ref()
+                .map(|r| format!("{}/{r}.git", self.web_url.trim_end_matches('/')))
+        })
+    }
+
+    /// The web URL of a file on a branch, when the repository is known.
+    pub fn blob_url(&self, branch: &str, path: &str) -> Option<String> {
+        self.repo.as_ref().map(|r| {
+            format!(
+                "{}/{r}/blob/{branch}/{path}",
+                self.web_url.trim_end_matches('/')
+            )
+        })
+    }
+}
+
 /// One `[[hooks]]` entry: an external command hook (see [`crate::hooks::CommandHook`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -298,6 +396,7 @@ fn unreachable_defaults() -> Settings {
         engine: EngineSettings::default(),
         propose: ProposeSettings::default(),
         aws: crate::aws::AwsSettings::default(),
+        github: GitHubSettings::default(),
         hooks: Vec::new(),
         base_dir: dot(),
     }

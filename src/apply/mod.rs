@@ -12,6 +12,69 @@
 //! Writes go through the [`LiveIam`] trait: AWS in production ([`crate::aws::Aws`]), anything in
 //! tests. Without `commit`, nothing is written: the run reads live state and reports what it would
 //! do.
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use std::collections::BTreeMap;
+//! use repokid::apply::{ApplyOptions, LiveError, LiveIam, RoleStatus, apply_account};
+//! use repokid::engine::PolicyMap;
+//! use repokid::engine::policy::{PolicyDocument, parse_policy_map};
+//! use repokid::store::Action;
+//! use repokid::store::git::{PolicyStore, WriteAccount};
+//!
+//! /// IAM as a map in memory: (role, policy) → document.
+//! #[derive(Default)]
+//! struct Memory(RefCell<BTreeMap<(String, String), String>>);
+//!
+//! impl LiveIam for Memory {
+//!     fn read_inline(&self, _: &str, role: &str) -> Result<Option<PolicyMap>, LiveError> {
+//!         let mut m = PolicyMap::new();
+//!         for ((r, p), doc) in self.0.borrow().iter().filter(|((r, _), _)| r == role) {
+//!             m.insert(p.clone(), PolicyDocument::parse(p, doc)?);
+//!         }
+//!         Ok(Some(m))
+//!     }
+//!     fn put_policy(&self, _: &str, role: &str, name: &str, doc: &str) -> Result<(), LiveError> {
+//!         self.0.borrow_mut().insert((role.into(), name.into()), doc.into());
+//!         Ok(())
+//!     }
+//!     fn delete_policy(&self, _: &str, role: &str, name: &str) -> Result<(), LiveError> {
+//!         self.0.borrow_mut().remove(&(role.to_string(), name.to_string()));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let dir = tempfile::tempdir()?;
+//! git2::Repository::init(dir.path())?;
+//! let store = PolicyStore::open(dir.path())?;
+//! let account = "111122223333";
+//! let wide = r#"{"app": {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "sqs:SendMessage"], "Resource": "*"}]}}"#;
+//! let narrow = r#"{"app": {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]}}"#;
+//!
+//! // IAM holds the wide policy; sync recorded it; then a reviewed change narrowed it.
+//! let iam = Memory::default();
+//! let live = serde_json::from_str::<serde_json::Value>(wide)?["app"].to_string();
+//! iam.0.borrow_mut().insert(("web".into(), "app".into()), live);
+//! let branch = store.current_branch()?;
+//! let write = |text: &str, action: Action| -> anyhow::Result<()> {
+//!     store.write_account(&WriteAccount {
+//!         roles: [("web".to_string(), parse_policy_map("web", text)?)].into(),
+//!         action,
+//!         ..WriteAccount::new(branch.clone(), account)
+//!     })?;
+//!     Ok(())
+//! };
+//! write(wide, Action::Sync)?;
+//! write(narrow, Action::Repo)?;
+//!
+//! let report = apply_account(&store, &iam, account, &ApplyOptions { commit: true, ..Default::default() })?;
+//! assert_eq!(report.roles[0].status, RoleStatus::Applied);
+//! assert!(report.recorded); // refs/repokid/applied/111122223333 now points at HEAD
+//! assert!(!iam.0.borrow()[&("web".to_string(), "app".to_string())].contains("sqs"));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod diff;
 

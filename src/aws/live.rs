@@ -40,7 +40,16 @@ impl LiveIam for Aws {
                 names.extend(page.policy_names().iter().cloned());
                 match (page.is_truncated(), page.marker()) {
                     (true, Some(m)) if Some(m) != marker.as_deref() => marker = Some(m.to_string()),
-                    _ => break,
+                    // A partial list would hide a policy from the drift guard: refuse it.
+                    (true, _) => {
+                        return Err(AwsError::other(
+                            acct,
+                            format!("{LIST} {role}"),
+                            "IsTruncated is true but no new Marker was given; the policy list would be incomplete",
+                        )
+                        .into());
+                    }
+                    (false, _) => break,
                 }
             }
             let mut map = PolicyMap::new();

@@ -2,16 +2,20 @@
 //! plain requests for the library ([`crate::ops`]) and print the results; exit codes are
 //! 0 (ok), 1 (something failed) and 2 (usage error — clap's own code).
 
+mod accounts;
 mod apply;
 mod catalog;
 mod demo;
+mod dispatch;
 mod gha;
 mod history;
 mod init;
 mod inputs;
 mod plan;
 mod roles;
+mod schedule;
 mod sync;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,6 +121,21 @@ enum Command {
     /// Permissions per role over history, as CSV (or JSON with --format json) (Repokid's repo_stats).
     #[command(alias = "repo_stats")]
     Stats(history::StatsArgs),
+    /// Propose as `propose --open-pr` does, with a not-before date (default 7 days) shown in the
+    /// pull request and held by a pending `repokid/schedule` status; re-run before the date, an
+    /// announced pull request is left as it is (Repokid's schedule_repo).
+    #[command(alias = "schedule_repo")]
+    Schedule(schedule::ScheduleArgs),
+    /// Merge the scheduled pull requests whose date has passed and that are approved and
+    /// mergeable (with --commit), and keep every schedule status current.
+    #[command(alias = "repo_scheduled_roles")]
+    RepoScheduledRoles(schedule::RepoScheduledArgs),
+    /// Close an account's scheduled pull request and delete its branch.
+    #[command(alias = "cancel_scheduled_repo")]
+    CancelScheduledRepo(schedule::CancelArgs),
+    /// List the scheduled pull requests with their dates.
+    #[command(alias = "show_scheduled_roles")]
+    ShowScheduledRoles(schedule::ShowArgs),
     /// Push what the protected branch holds to IAM: for each role changed since the last apply,
     /// put new and changed inline policies, delete removed ones, and read back; a role changed
     /// out of band (drift) is skipped, never overwritten. A dry run unless --commit.
@@ -126,6 +145,18 @@ enum Command {
         repokid apply --commit --account 111122223333 --format json\n\n\
         The baseline ref lives in git: fetch and push refs/repokid/* with the branch (docs/aws.md).")]
     Apply(apply::ApplyArgs),
+    /// The pull-request check: every changed policy file parses and fits the size limit, and no
+    /// role gains an action its base did not grant (each added action named with the policy,
+    /// statement and entry it comes from) unless the pull request carries the allow label.
+    Verify(verify::VerifyArgs),
+    /// Answer the `/repokid …` commands of an issue or pull-request comment (the `issue_comment`
+    /// event): show, opt-out, remove-opt-out, rollback. Commenters need write access; each command
+    /// gets one reply comment; changes come as pull requests (Repokid's dispatcher).
+    Dispatch(dispatch::DispatchArgs),
+    /// The accounts to work on, in batches for a GitHub Actions matrix: `accounts` in
+    /// repokid.toml, else the account directories under policies/ (`--pending`: only those with
+    /// something to apply). `--format json` prints {"version":1,"batches":[[ID,…],…]} on one line.
+    Accounts(accounts::AccountsArgs),
     /// Inspect the IAM action catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -190,6 +221,13 @@ fn run(cli: Cli, config_given: bool) -> anyhow::Result<ExitCode> {
         Command::Rollback(a) => history::run_rollback(a, &ctx),
         Command::Stats(a) => history::run_stats(a, &ctx),
         Command::Apply(a) => apply::run(a, &ctx),
+        Command::Schedule(a) => schedule::run_schedule(a, &ctx),
+        Command::RepoScheduledRoles(a) => schedule::run_repo_scheduled(a, &ctx),
+        Command::CancelScheduledRepo(a) => schedule::run_cancel(a, &ctx),
+        Command::ShowScheduledRoles(a) => schedule::run_show(a, &ctx),
+        Command::Verify(a) => verify::run(a, &ctx),
+        Command::Dispatch(a) => dispatch::run(a, &ctx),
+        Command::Accounts(a) => accounts::run(a, &ctx),
         Command::Catalog(cmd) => catalog::run(cmd, &ctx.catalog, ctx.format),
     }
 }

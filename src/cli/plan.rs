@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use super::inputs::{InputArgs, open_store};
 use super::{Ctx, Format};
 use crate::engine::policy::{PolicyMap, to_canonical_json};
+use crate::github::review::PrOutcome;
 use crate::ops::{PlanOptions, plan_with_progress, propose};
 
 /// Arguments of `plan`.
@@ -42,6 +43,11 @@ pub struct ProposeArgs {
     /// Also write each account's pull request title and body to DIR/<account>.md.
     #[arg(long, value_name = "DIR")]
     pr_dir: Option<PathBuf>,
+    /// Push each proposal branch to GitHub and open its pull request (or update the open one),
+    /// with labels and reviewers. Needs [github] repo in repokid.toml and $GITHUB_TOKEN (or a
+    /// GitHub App).
+    #[arg(long)]
+    open_pr: bool,
 }
 
 /// Arguments of `display-role`.
@@ -58,7 +64,7 @@ pub struct DisplayRoleArgs {
     grace_days: Option<i64>,
 }
 
-fn run(
+pub(super) fn run(
     a: &PlanArgs,
     ctx: &Ctx,
     accounts_override: Option<Vec<String>>,
@@ -142,12 +148,45 @@ pub fn run_propose(a: &ProposeArgs, ctx: &Ctx) -> Result<ExitCode> {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
+    let published = if a.open_pr {
+        let gh = crate::github::client::GitHub::connect(
+            &ws.settings.github,
+            &ws.settings.base_dir,
+            crate::github::client::token_from_env(),
+        )?;
+        crate::github::publish::publish(
+            &gh,
+            &ws.settings.github,
+            &store,
+            &proposals,
+            &planned,
+            &a.base,
+        )?
+    } else {
+        Vec::new()
+    };
+    let pr_of = |account: &str| {
+        published
+            .iter()
+            .find(|p| p.account == account)
+            .map(|p| p.outcome.clone())
+    };
     match ctx.format {
         Format::Json => {
             let doc: Vec<_> = proposals
                 .iter()
                 .map(|p| {
+                    let pr = pr_of(&p.account);
                     serde_json::json!({
+                        "pull_request": pr.as_ref().map(|o| serde_json::json!({
+                            "number": o.pr().number,
+                            "url": o.pr().html_url,
+                            "outcome": match o {
+                                PrOutcome::Opened(_) => "opened",
+                                PrOutcome::Updated(_) => "updated",
+                                PrOutcome::Declined(_) => "declined",
+                            },
+                        })),
                         "account": p.account,
                         "branch": p.branch,
                         "commit": p.written.as_ref().map(|w| w.commit.to_string()),
@@ -181,6 +220,19 @@ pub fn run_propose(a: &ProposeArgs, ctx: &Ctx) -> Result<ExitCode> {
                         println!("{}: not proposed (a before-account hook failed)", p.account)
                     }
                     None => println!("{}: nothing to propose", p.account),
+                }
+                match pr_of(&p.account) {
+                    Some(PrOutcome::Opened(pr)) => {
+                        println!("opened pull request #{} {}", pr.number, pr.html_url)
+                    }
+                    Some(PrOutcome::Updated(pr)) => {
+                        println!("updated pull request #{} {}", pr.number, pr.html_url)
+                    }
+                    Some(PrOutcome::Declined(pr)) => println!(
+                        "not reopened: pull request #{} with this same proposal was closed without merging ({})",
+                        pr.number, pr.html_url
+                    ),
+                    None => {}
                 }
                 println!("\n# {}\n\n{}", p.title, p.body);
             }

@@ -1,5 +1,6 @@
 //! Lifecycle hooks around `ops::propose` (Repokid's `BEFORE_REPO_ROLES`, `AFTER_REPO` and
-//! `AFTER_REPO_ROLES`).
+//! `AFTER_REPO_ROLES`) and `repokid schedule` (`AFTER_SCHEDULE_REPO`: `after-schedule`, once per
+//! scheduled pull request; a failure is reported and the schedule stands).
 //!
 //! Per account with at least one eligible role, `propose` fires `before-account` (the roles about
 //! to be proposed), writes the commit, then fires `after-role` for each proposed role and
@@ -54,6 +55,20 @@ pub enum LifecycleEvent {
         /// The `after-role` hook failures of this account (`hook NAME: message`).
         errors: Vec<String>,
     },
+    /// After `repokid schedule` opened or updated the account's scheduled pull request
+    /// (Repokid's `AFTER_SCHEDULE_REPO`).
+    AfterSchedule {
+        /// 12-digit account id.
+        account: String,
+        /// The scheduled roles.
+        roles: Vec<String>,
+        /// The pull request number.
+        pull_request: u64,
+        /// Its web address.
+        url: String,
+        /// The earliest merge time (RFC 3339).
+        not_before: String,
+    },
 }
 
 impl LifecycleEvent {
@@ -63,6 +78,7 @@ impl LifecycleEvent {
             LifecycleEvent::BeforeAccount { .. } => LifecycleEventKind::BeforeAccount,
             LifecycleEvent::AfterRole { .. } => LifecycleEventKind::AfterRole,
             LifecycleEvent::AfterAccount { .. } => LifecycleEventKind::AfterAccount,
+            LifecycleEvent::AfterSchedule { .. } => LifecycleEventKind::AfterSchedule,
         }
     }
 }
@@ -77,6 +93,8 @@ pub enum LifecycleEventKind {
     AfterRole,
     /// `after-account`.
     AfterAccount,
+    /// `after-schedule`.
+    AfterSchedule,
 }
 
 impl LifecycleEventKind {
@@ -86,6 +104,7 @@ impl LifecycleEventKind {
             LifecycleEventKind::BeforeAccount => "before-account",
             LifecycleEventKind::AfterRole => "after-role",
             LifecycleEventKind::AfterAccount => "after-account",
+            LifecycleEventKind::AfterSchedule => "after-schedule",
         }
     }
 }

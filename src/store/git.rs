@@ -119,6 +119,14 @@ pub struct WriteAccount {
     pub author: Option<(String, String)>,
     /// The commit time; `None` is now. (Recording history after the fact, and the demo.)
     pub time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Other files written in the same commit (a proposal's review report): repository-relative
+    /// path (`/`-separated, like `.repokid/reports/123456789012.md`) → content. Paths must be
+    /// relative, without empty, `.`, `..` or `.git` components, outside `policies/`, and distinct;
+    /// missing directories are created. A file whose content differs from the parent commit's is a
+    /// change of its own (committed even when no role file changes); one that is already there,
+    /// byte for byte, is not. When the branch is checked out, the files must be clean in the
+    /// working tree and are updated there with the role files.
+    pub extra_files: Vec<(String, String)>,
 }
 
 impl WriteAccount {
@@ -138,6 +146,7 @@ impl WriteAccount {
             extra_trailers: Vec::new(),
             author: None,
             time: None,
+            extra_files: Vec::new(),
         }
     }
 }
@@ -160,6 +169,15 @@ struct NewFile {
     role: String,
     id: Oid,
     text: String,
+    mode: i32,
+}
+
+/// An extra file to be written ([`WriteAccount::extra_files`]): repository-relative path, blob
+/// id, content, file mode.
+struct NewExtra<'a> {
+    path: &'a str,
+    id: Oid,
+    text: &'a str,
     mode: i32,
 }
 
@@ -542,7 +560,8 @@ impl PolicyStore {
                 .collect(),
             WriteMode::Upsert => Vec::new(),
         };
-        if files.is_empty() && removed.is_empty() {
+        let extras = self.changed_extras(req, old_root.as_ref(), &rev)?;
+        if files.is_empty() && removed.is_empty() && extras.is_empty() {
             return Ok(None);
         }
 
@@ -552,6 +571,7 @@ impl PolicyStore {
             account: &req.account,
             files: &files,
             removed: &removed,
+            extras: &extras,
             old_root: old_root.as_ref().map(Tree::id),
             old_policies: old_policies.as_ref().map(Tree::id),
             old_account: old_account.as_ref().map(Tree::id),
@@ -591,11 +611,17 @@ impl PolicyStore {
         }
 
         if checked_out {
-            self.update_worktree(&dir, &files, &removed).map_err(|e| {
+            let mut paths = dir.clone();
+            for extra in &extras {
+                paths.push(' ');
+                paths.push_str(extra.path);
+            }
+            let updated = self.update_worktree(&dir, &files, &removed, &extras);
+            updated.map_err(|e| {
                 StoreError::Other(self.ctx(format!(
                     "committed {commit} on branch {}, but updating the working tree failed: {e}; \
-                     run `git restore --source=HEAD --staged --worktree -- {dir}` to bring \
-                     {dir} up to date",
+                     run `git restore --source=HEAD --staged --worktree -- {paths}` to bring \
+                     them up to date",
                     req.branch
                 )))
             })?;
@@ -629,6 +655,7 @@ impl PolicyStore {
                 )));
             }
             self.refuse_if_dirty(&req.account)?;
+            self.refuse_if_extras_dirty(req)?;
         }
         let root = match parent {
             Some(c) => Some(c.tree().map_err(StoreError::git(
@@ -699,11 +726,36 @@ impl PolicyStore {
         let old_root = find(o.old_root)?;
         let mut root = w.treebuilder(old_root.as_ref())?;
         set_entry(&mut root, POLICIES_DIR, policies_id)?;
+        for extra in o.extras {
+            let id = w.blob(extra.text.as_bytes())?;
+            debug_assert_eq!(id, extra.id);
+            written.push((id, extra.path.to_string()));
+            let parts: Vec<&str> = extra.path.split('/').collect();
+            insert_at(w, &mut root, &parts, id, extra.mode)?;
+        }
         // The root tree is written even when empty: a commit needs one.
         let root_id = root.write()?;
         for (id, path) in [(account_id, dir), (policies_id, POLICIES_DIR.to_string())] {
             if let Some(id) = id {
                 written.push((id, path));
+            }
+        }
+        if !o.extras.is_empty() {
+            // The directories holding extra files, as they are in the new tree (a pack must have
+            // every new object).
+            let new_root = w.find_tree(root_id)?;
+            let mut dirs = std::collections::BTreeSet::new();
+            for extra in o.extras {
+                let mut end = 0;
+                while let Some(i) = extra.path[end..].find('/') {
+                    end += i;
+                    dirs.insert(&extra.path[..end]);
+                    end += 1;
+                }
+            }
+            for d in dirs {
+                let entry = new_root.get_path(Path::new(d))?;
+                written.push((entry.id(), d.to_string()));
             }
         }
         written.push((root_id, String::new()));
@@ -776,6 +828,22 @@ impl PolicyStore {
                 )));
             }
         }
+        for (i, (path, _)) in req.extra_files.iter().enumerate() {
+            validate_extra_path(path).map_err(|why| {
+                StoreError::Other(format!(
+                    "invalid extra file path {path:?}: {why} (nothing was written)"
+                ))
+            })?;
+            for (other, _) in &req.extra_files[..i] {
+                let nested =
+                    |a: &str, b: &str| b.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'));
+                if other == path || nested(other, path) || nested(path, other) {
+                    return Err(StoreError::Other(format!(
+                        "extra files {other:?} and {path:?} collide (nothing was written)"
+                    )));
+                }
+            }
+        }
         if let Some((name, email)) = &req.author {
             Signature::now(name, email).map_err(|e| {
                 StoreError::Other(format!(
@@ -805,6 +873,92 @@ impl PolicyStore {
                     .map_err(StoreError::git("making the commit signature"))
             }
         }
+    }
+
+    /// [`StoreError::Dirty`] if one of `req.extra_files` has staged, unstaged or untracked changes
+    /// in the working tree.
+    fn refuse_if_extras_dirty(&self, req: &WriteAccount) -> Result<(), StoreError> {
+        for (path, _) in &req.extra_files {
+            let status = match self.repo.status_file(Path::new(path)) {
+                Ok(s) => s,
+                Err(e) if e.code() == ErrorCode::NotFound => continue,
+                Err(e) => {
+                    return Err(StoreError::git(
+                        self.ctx(format!("checking {path} for changes")),
+                    )(e));
+                }
+            };
+            if status != Status::CURRENT && !status.contains(Status::IGNORED) {
+                return Err(StoreError::Dirty {
+                    path: self.root().join(path).display().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The extra files of `req` whose content differs from the parent tree's (`old_root`), with
+    /// their blob ids. An error when a path, or a directory on the way, is taken by something else
+    /// (a directory where the file goes, a file where a directory goes).
+    fn changed_extras<'a>(
+        &self,
+        req: &'a WriteAccount,
+        old_root: Option<&Tree<'_>>,
+        rev: &str,
+    ) -> Result<Vec<NewExtra<'a>>, StoreError> {
+        let mut out = Vec::new();
+        for (path, text) in &req.extra_files {
+            let id = Oid::hash_object(ObjectType::Blob, text.as_bytes())
+                .map_err(StoreError::git("hashing an extra file"))?;
+            let mut mode = MODE_BLOB;
+            if let Some(root) = old_root {
+                let mut dir = String::new();
+                let dirs = path.rsplit_once('/').map_or("", |(d, _)| d);
+                for part in dirs.split('/').filter(|p| !p.is_empty()) {
+                    if !dir.is_empty() {
+                        dir.push('/');
+                    }
+                    dir.push_str(part);
+                    match root.get_path(Path::new(&dir)) {
+                        Ok(e) if e.kind() != Some(ObjectType::Tree) => {
+                            return Err(StoreError::Other(self.ctx(format!(
+                                "cannot write {path} on {rev}: {dir} is a file (nothing was written)"
+                            ))));
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.code() == ErrorCode::NotFound => break,
+                        Err(e) => {
+                            return Err(StoreError::git(
+                                self.ctx(format!("reading {dir} at {rev}")),
+                            )(e));
+                        }
+                    }
+                }
+                match root.get_path(Path::new(path)) {
+                    Ok(e) if e.kind() != Some(ObjectType::Blob) => {
+                        return Err(StoreError::Other(self.ctx(format!(
+                            "cannot write {path} on {rev}: it is a directory (nothing was written)"
+                        ))));
+                    }
+                    Ok(e) if e.id() == id => continue,
+                    Ok(e) if e.filemode() == MODE_BLOB_EXECUTABLE => mode = MODE_BLOB_EXECUTABLE,
+                    Ok(_) => {}
+                    Err(e) if e.code() == ErrorCode::NotFound => {}
+                    Err(e) => {
+                        return Err(StoreError::git(
+                            self.ctx(format!("reading {path} at {rev}")),
+                        )(e));
+                    }
+                }
+            }
+            out.push(NewExtra {
+                path,
+                id,
+                text,
+                mode,
+            });
+        }
+        Ok(out)
     }
 
     /// [`StoreError::Dirty`] if `policies/<account>/` has staged, unstaged or untracked changes in
@@ -845,6 +999,7 @@ impl PolicyStore {
         dir: &str,
         files: &[NewFile],
         removed: &[String],
+        extras: &[NewExtra<'_>],
     ) -> Result<(), String> {
         let workdir = self
             .repo
@@ -889,6 +1044,19 @@ impl PolicyStore {
             let _ = std::fs::remove_dir(&abs_dir);
             let _ = std::fs::remove_dir(workdir.join(POLICIES_DIR));
         }
+        for extra in extras {
+            let abs = workdir.join(extra.path);
+            if let Some(parent) = abs.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+            }
+            std::fs::write(&abs, extra.text.as_bytes())
+                .map_err(|e| format!("writing {}: {e}", abs.display()))?;
+            let entry = index_entry(&abs, extra.path, extra.id, extra.mode)?;
+            index
+                .add(&entry)
+                .map_err(|e| format!("updating the index for {}: {}", extra.path, e.message()))?;
+        }
         index
             .write()
             .map_err(|e| format!("writing the index: {}", e.message()))
@@ -912,6 +1080,7 @@ struct NewObjects<'a> {
     account: &'a str,
     files: &'a [NewFile],
     removed: &'a [String],
+    extras: &'a [NewExtra<'a>],
     old_root: Option<Oid>,
     old_policies: Option<Oid>,
     old_account: Option<Oid>,
@@ -937,6 +1106,63 @@ fn set_entry(tb: &mut TreeBuilder<'_>, name: &str, id: Option<Oid>) -> Result<()
         None if tb.get(name)?.is_some() => tb.remove(name),
         None => Ok(()),
     }
+}
+
+/// Puts the blob `id` at `parts` (a path split at `/`) under the tree being built by `tb`,
+/// creating or updating the directories on the way.
+fn insert_at(
+    w: &Repository,
+    tb: &mut TreeBuilder<'_>,
+    parts: &[&str],
+    id: Oid,
+    mode: i32,
+) -> Result<(), git2::Error> {
+    match parts {
+        [] => Err(git2::Error::from_str("empty path")),
+        [name] => tb.insert(*name, id, mode).map(drop),
+        [dir, rest @ ..] => {
+            let old = match tb.get(*dir)? {
+                Some(e) if e.kind() == Some(ObjectType::Tree) => Some(w.find_tree(e.id())?),
+                Some(_) => {
+                    return Err(git2::Error::from_str(&format!("{dir} is not a directory")));
+                }
+                None => None,
+            };
+            let mut sub = w.treebuilder(old.as_ref())?;
+            insert_at(w, &mut sub, rest, id, mode)?;
+            let sub_id = sub.write()?;
+            tb.insert(*dir, sub_id, MODE_TREE).map(drop)
+        }
+    }
+}
+
+/// Why `path` cannot be an extra file's path, if it cannot.
+fn validate_extra_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("empty");
+    }
+    if path.starts_with('/') {
+        return Err("must be relative to the repository root");
+    }
+    if path.contains(['\\', '\0']) {
+        return Err("backslashes and NUL are not allowed");
+    }
+    for part in path.split('/') {
+        match part {
+            "" => return Err("empty path component"),
+            "." | ".." => return Err("`.` and `..` are not allowed"),
+            p if p.eq_ignore_ascii_case(".git") => return Err("`.git` is not allowed"),
+            _ => {}
+        }
+    }
+    if path
+        .split('/')
+        .next()
+        .is_some_and(|first| first.eq_ignore_ascii_case(POLICIES_DIR))
+    {
+        return Err("policies/ holds only role files");
+    }
+    Ok(())
 }
 
 /// The canonical text of every role's file and its blob id, in the map's order. Rendering is

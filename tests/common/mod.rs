@@ -78,3 +78,4 @@ pub fn repokid_env(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (i32, S
     )
 }
 pub mod flaky_proxy;
+pub mod git_server;

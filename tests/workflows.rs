@@ -1,0 +1,865 @@
+#![allow(clippy::unwrap_used)]
+//! The GitHub Actions workflows, run the way Actions runs them: the exact scripts each workflow
+//! job runs (`scripts/gha/*.sh`), in workflow order, with the environment the workflow gives
+//! them, against moto (IAM + STS with Access Advisor), a bare repository standing in for the
+//! GitHub repository (each job's checkout is a fresh clone of it; proposal branches are pushed
+//! to it over smart HTTP with a token), and a wiremock stand-in for GitHub's API.
+//!
+//! The loop: prepare → propose (one account already recorded on main, one new) → merge-due →
+//! verify on each pull request → a reviewer merges → prepare (pending) → apply (a drifted
+//! account fails without stopping the other, whose baseline is still recorded) → apply again
+//! after the drift is resolved → nothing left to apply; and a comment command through dispatch.
+//!
+//! A second test reads the workflow files themselves: each job's `run:` is exactly one of these
+//! scripts, in the order this test runs them, with only environment variables the script
+//! documents; every action is pinned by commit; permissions are minimal per job.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::git;
+use common::git_server::GitServer;
+use common::moto::{self, MotoAccount};
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// A token distinctive enough that finding it anywhere is a leak.
+const TOKEN: &str = "ghs_W0rkfl0wTestT0kenNeverPrinted42";
+const REPO: &str = "acme/iam";
+
+const APP: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Data","Effect":"Allow","Action":["s3:GetObject","s3:PutObject","sqs:SendMessage","sqs:ReceiveMessage"],"Resource":"*"}]}"#;
+const LEGACY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*"}]}"#;
+const WORKER: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}"#;
+const QUEUE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","sns:Publish"],"Resource":"*"}]}"#;
+const OUT_OF_BAND: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","sns:Publish","sns:Subscribe"],"Resource":"*"}]}"#;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn days_ago(d: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(d)).to_rfc3339()
+}
+
+/// Roles: `app` loses sqs and its `legacy` policy, `worker` is unchanged, `queue` loses
+/// sns:Publish.
+fn populate(acct: &MotoAccount) {
+    acct.create_role("app", &[("data", APP), ("legacy", LEGACY)]);
+    acct.create_role("worker", &[("s3", WORKER)]);
+    acct.create_role("queue", &[("send", QUEUE)]);
+    let used = |ns: &str, name: &str| json!({"ServiceNamespace": ns, "ServiceName": name, "LastAuthenticated": days_ago(1), "TotalAuthenticatedEntities": 1});
+    let never = |ns: &str, name: &str| json!({"ServiceNamespace": ns, "ServiceName": name, "LastAuthenticated": null});
+    moto::seed_access_advisor(&json!({
+        acct.arn("app"): [used("s3", "Amazon S3"), never("sqs", "Amazon SQS"), never("dynamodb", "Amazon DynamoDB")],
+        acct.arn("worker"): [used("s3", "Amazon S3")],
+        acct.arn("queue"): [used("sqs", "Amazon SQS"), never("sns", "Amazon SNS")],
+    }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The GitHub API stand-in
+// ---------------------------------------------------------------------------------------------
+
+/// Answers the calls `propose --open-pr`, `repo-scheduled-roles` and `dispatch` make, like an
+/// empty repository would: no pull requests yet, each create gets the next number.
+struct FakeGitHub {
+    next: AtomicU64,
+}
+
+fn pr_json(number: u64, head: &str, body: &str) -> Value {
+    json!({
+        "number": number,
+        "state": "open",
+        "merged_at": null,
+        "html_url": format!("https://github.com/{REPO}/pull/{number}"),
+        "head": {"ref": head, "sha": "8f14e45fceea167a5a36dedd4bea2543d1f6d6a4", "label": format!("acme:{head}")},
+        "base": {"ref": "main"},
+        "body": body,
+        "labels": [],
+        "mergeable": null,
+    })
+}
+
+impl Respond for FakeGitHub {
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let path = r.url.path();
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let prefix = format!("/repos/{REPO}");
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            return ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}));
+        };
+        match (r.method.as_str(), rest) {
+            ("GET", "/pulls") => ResponseTemplate::new(200).set_body_json(json!([])),
+            ("POST", "/pulls") => {
+                let n = self.next.fetch_add(1, Ordering::Relaxed);
+                let head = body["head"].as_str().unwrap_or_default();
+                let text = body["body"].as_str().unwrap_or_default();
+                ResponseTemplate::new(201).set_body_json(pr_json(n, head, text))
+            }
+            ("POST", p) if p.starts_with("/issues/") && p.ends_with("/labels") => {
+                ResponseTemplate::new(200).set_body_json(
+                    body["labels"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|l| json!({"name": l}))
+                        .collect::<Vec<_>>(),
+                )
+            }
+            ("POST", p) if p.starts_with("/pulls/") && p.ends_with("/requested_reviewers") => {
+                ResponseTemplate::new(201).set_body_json(pr_json(1, "x", ""))
+            }
+            ("GET", p) if p.starts_with("/collaborators/") => ResponseTemplate::new(200)
+                .set_body_json(json!({"permission": "write", "role_name": "write"})),
+            ("POST", p) if p.starts_with("/issues/") && p.ends_with("/comments") => {
+                ResponseTemplate::new(201).set_body_json(json!({"id": 1, "body": body["body"]}))
+            }
+            _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
+    }
+}
+
+struct Api {
+    rt: tokio::runtime::Runtime,
+    server: MockServer,
+}
+
+impl Api {
+    fn start() -> Api {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(MockServer::start());
+        rt.block_on(
+            Mock::given(any())
+                .respond_with(FakeGitHub {
+                    next: AtomicU64::new(101),
+                })
+                .mount(&server),
+        );
+        Api { rt, server }
+    }
+
+    /// (method, path, JSON body) of every request so far.
+    fn requests(&self) -> Vec<(String, String, Value)> {
+        let reqs = self
+            .rt
+            .block_on(self.server.received_requests())
+            .unwrap_or_default();
+        for r in &reqs {
+            assert_eq!(
+                r.headers.get("authorization").map(|v| v.to_str().unwrap()),
+                Some(format!("Bearer {TOKEN}").as_str()),
+                "{} {} without the token",
+                r.method,
+                r.url
+            );
+        }
+        reqs.iter()
+            .map(|r| {
+                (
+                    r.method.to_string(),
+                    r.url.path().to_string(),
+                    serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+
+    fn reset(&self) {
+        self.rt.block_on(self.server.reset());
+        self.rt.block_on(
+            Mock::given(any())
+                .respond_with(FakeGitHub {
+                    next: AtomicU64::new(201),
+                })
+                .mount(&self.server),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a job's script as Actions would
+// ---------------------------------------------------------------------------------------------
+
+/// What a job's script printed and returned, and the step outputs it wrote.
+struct Job {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    outputs: BTreeMap<String, String>,
+}
+
+/// Everything the scripts printed, to check no secret is in it.
+#[derive(Default)]
+struct Runner {
+    seen: String,
+}
+
+impl Runner {
+    /// Runs `scripts/gha/<script>` in `checkout` with Actions' variables (a fresh output and
+    /// summary file, GITHUB_ACTIONS=true), the AWS environment of moto, the built binary as
+    /// REPOKID, and `env` (the step's `env:` from the workflow).
+    fn run(&mut self, script: &str, checkout: &Path, env: &[(&str, String)]) -> Job {
+        let tmp = tempfile::tempdir().unwrap();
+        let output = tmp.path().join("output");
+        let summary = tmp.path().join("summary");
+        let mut cmd = Command::new("bash");
+        cmd.arg(root().join("scripts/gha").join(script))
+            .current_dir(checkout)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("REPOKID", env!("CARGO_BIN_EXE_repokid"))
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_EVENT_PATH")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GH_TOKEN")
+            .env_remove("REPOKID_LOG")
+            .env_remove("REPOKID_NOW")
+            .env_remove("AWS_PROFILE");
+        for (k, v) in moto::aws_env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let job = Job {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+            outputs: std::fs::read_to_string(&output)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        self.seen.push_str(&job.stdout);
+        self.seen.push_str(&job.stderr);
+        self.seen
+            .push_str(&std::fs::read_to_string(&summary).unwrap_or_default());
+        job
+    }
+
+    fn ok(&mut self, script: &str, checkout: &Path, env: &[(&str, String)]) -> Job {
+        let job = self.run(script, checkout, env);
+        assert_eq!(
+            job.code, 0,
+            "{script} failed:\n--- stdout\n{}\n--- stderr\n{}",
+            job.stdout, job.stderr
+        );
+        job
+    }
+}
+
+/// A fresh clone of `origin`, as actions/checkout gives a job (full history, default branch).
+fn checkout(origin: &Path, parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    git(
+        parent,
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+    );
+    dir
+}
+
+fn batches(job: &Job) -> Vec<Vec<String>> {
+    serde_json::from_str(&job.outputs["batches"]).unwrap()
+}
+
+fn file_policies(dir: &Path, account: &str, role: &str) -> serde_json::Map<String, Value> {
+    let text =
+        std::fs::read_to_string(dir.join(format!("policies/{account}/{role}.json"))).unwrap();
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+fn rev(dir: &Path, r: &str) -> String {
+    git(dir, &["rev-parse", r]).trim().to_string()
+}
+
+/// A `pull_request` event as Actions writes it to $GITHUB_EVENT_PATH, with these labels.
+fn pr_event(dir: &Path, labels: &[&str]) -> PathBuf {
+    let path = dir.join(format!("event-{}.json", labels.len()));
+    let labels: Vec<Value> = labels.iter().map(|l| json!({"name": l})).collect();
+    std::fs::write(
+        &path,
+        json!({"action": "labeled", "pull_request": {"number": 101, "labels": labels}}).to_string(),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn the_workflow_scripts_run_the_loop_end_to_end() {
+    let (old, new) = (MotoAccount::fresh(), MotoAccount::fresh());
+    populate(&old);
+    populate(&new);
+    let git_server = GitServer::start(TOKEN);
+    let (origin, url) = git_server.bare_repo("iam");
+    let api = Api::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut runner = Runner::default();
+
+    // The repository as a team sets it up (docs/setup.md): settings, filters, and `old` already
+    // recorded on main; `new` is only listed in the settings.
+    let seed = common::new_repo();
+    let s = seed.path();
+    std::fs::write(
+        s.join("repokid.toml"),
+        format!(
+            "accounts = [\"{}\", \"{}\"]\n\n[sources]\ninventory-source = \"aws\"\n\
+             usage-source = \"access-advisor\"\n\n[aws]\nassume-role = \"RepokidRole\"\n\
+             access-advisor-timeout-seconds = 60\nmax-attempts = 2\ncall-timeout-seconds = 5\n\n\
+             [engine]\ngrace-days = 0\n\n[github]\nrepo = \"{REPO}\"\napi-url = \"{}\"\n\
+             git-url = \"{url}\"\n",
+            new.id,
+            old.id,
+            api.server.uri()
+        ),
+    )
+    .unwrap();
+    // The roles were created a moment ago; the age filter would keep them out of scope.
+    std::fs::write(s.join("filters.toml"), "[age]\nminimum_days = 0\n").unwrap();
+    git(s, &["add", "repokid.toml", "filters.toml"]);
+    git(s, &["commit", "-q", "-m", "repokid settings"]);
+    let (code, out, err) =
+        common::repokid_env(s, &["sync", "--account", &old.id], &moto::aws_env());
+    assert_eq!(code, 0, "{out}{err}");
+    git(s, &["push", "-q", origin.to_str().unwrap(), "main"]);
+    let main_before = rev(&origin, "main");
+
+    // propose.yml, job prepare: the accounts of the settings, in one batch of two.
+    let ck = checkout(&origin, t, "propose-prepare");
+    let prep = runner.ok(
+        "prepare.sh",
+        &ck,
+        &[("ACCOUNTS", String::new()), ("BATCH_SIZE", "10".into())],
+    );
+    let mut ids = [old.id.clone(), new.id.clone()];
+    ids.sort();
+    assert_eq!(batches(&prep), vec![ids.to_vec()]);
+    assert_eq!(prep.outputs["count"], "2");
+
+    // propose.yml, job propose: one matrix job for the batch, ACCOUNTS = join(matrix.batch, ' ').
+    let ck = checkout(&origin, t, "propose");
+    let batch = batches(&prep)[0].join(" ");
+    let job = runner.ok(
+        "propose.sh",
+        &ck,
+        &[
+            ("ACCOUNTS", batch),
+            ("SCHEDULE", "false".into()),
+            ("GITHUB_TOKEN", TOKEN.into()),
+        ],
+    );
+    assert!(job.stdout.contains("::group::account"), "{}", job.stdout);
+    // Both branches pushed; main itself never is.
+    assert_eq!(rev(&origin, "main"), main_before);
+    for acct in [&old, &new] {
+        let branch = format!("repokid/propose/{}", acct.id);
+        let tip = rev(&origin, &format!("refs/heads/{branch}"));
+        let count = git(&origin, &["rev-list", "--count", &format!("main..{tip}")]);
+        // `old` was recorded: only the proposal; `new` carries its sync commit too.
+        let expected = if acct.id == old.id { "1" } else { "2" };
+        assert_eq!(count.trim(), expected, "commits on {branch}");
+    }
+    // One pull request per account, opened with the proposal's text.
+    let creates: Vec<Value> = api
+        .requests()
+        .into_iter()
+        .filter(|(m, p, _)| m == "POST" && p == &format!("/repos/{REPO}/pulls"))
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(creates.len(), 2, "{creates:?}");
+    for acct in [&old, &new] {
+        let pr = creates
+            .iter()
+            .find(|b| b["head"] == format!("repokid/propose/{}", acct.id))
+            .unwrap_or_else(|| panic!("no pull request for {}: {creates:?}", acct.id));
+        assert_eq!(pr["base"], "main");
+        assert!(pr["title"].as_str().unwrap().contains(&acct.id), "{pr}");
+        let body = pr["body"].as_str().unwrap();
+        for removed in ["sqs:SendMessage", "dynamodb:GetItem", "sns:Publish"] {
+            assert!(body.contains(removed), "{removed} not in the body:\n{body}");
+        }
+    }
+
+    // propose.yml, job merge-due: no scheduled pull request, nothing merged, apply not started.
+    let ck = checkout(&origin, t, "merge-due");
+    let job = runner.ok(
+        "merge.sh",
+        &ck,
+        &[
+            ("GITHUB_TOKEN", TOKEN.into()),
+            ("BASE_BRANCH", "main".into()),
+        ],
+    );
+    assert!(!job.stdout.contains("started"), "{}", job.stdout);
+
+    // verify.yml on each pull request: the checkout is the pull request's head.
+    let verify = |runner: &mut Runner, acct: &MotoAccount, labels: &[&str]| {
+        let dir = checkout(&origin, t, &format!("verify-{}-{}", acct.id, labels.len()));
+        git(
+            &dir,
+            &[
+                "checkout",
+                "-q",
+                &format!("origin/repokid/propose/{}", acct.id),
+            ],
+        );
+        let event = pr_event(t, labels);
+        runner.run(
+            "verify.sh",
+            &dir,
+            &[
+                ("BASE_REF", "main".into()),
+                ("GITHUB_EVENT_PATH", event.display().to_string()),
+            ],
+        )
+    };
+    let job = verify(&mut runner, &old, &[]);
+    assert_eq!(
+        job.code, 0,
+        "removals only must pass:\n{}{}",
+        job.stdout, job.stderr
+    );
+    // `new`'s pull request records its roles for the first time: every action is new to the
+    // branch, so the check holds it until a reviewer labels it.
+    let job = verify(&mut runner, &new, &[]);
+    assert_eq!(job.code, 1, "{}{}", job.stdout, job.stderr);
+    assert!(
+        format!("{}{}", job.stdout, job.stderr).contains("repokid:adds-access"),
+        "{}{}",
+        job.stdout,
+        job.stderr
+    );
+    let job = verify(&mut runner, &new, &["repokid:adds-access"]);
+    assert_eq!(job.code, 0, "{}{}", job.stdout, job.stderr);
+
+    // A reviewer merges both pull requests (merge commits keep the sync commit on main).
+    let reviewer = checkout(&origin, t, "reviewer");
+    git(&reviewer, &["config", "user.name", "Reviewer"]);
+    git(&reviewer, &["config", "user.email", "reviewer@example.com"]);
+    for acct in [&old, &new] {
+        git(
+            &reviewer,
+            &[
+                "merge",
+                "-q",
+                "--no-ff",
+                "-m",
+                &format!("Merge pull request: repokid/propose/{}", acct.id),
+                &format!("origin/repokid/propose/{}", acct.id),
+            ],
+        );
+    }
+    git(&reviewer, &["push", "-q", "origin", "main"]);
+    let merged = rev(&origin, "main");
+
+    // Someone changes `new`'s queue role by hand before the apply runs: that is drift.
+    new.put_policy("queue", "send", OUT_OF_BAND);
+
+    // apply.yml, job prepare: both accounts have something to apply.
+    let ck = checkout(&origin, t, "apply-prepare");
+    let prep = runner.ok(
+        "prepare.sh",
+        &ck,
+        &[("PENDING", "true".into()), ("BATCH_SIZE", "2".into())],
+    );
+    assert_eq!(batches(&prep), vec![ids.to_vec()]);
+
+    // apply.yml, job apply: `new` drifted, so the job fails, but `old` is applied and its
+    // baseline recorded on origin.
+    let ck = checkout(&origin, t, "apply-1");
+    let job = runner.run(
+        "apply.sh",
+        &ck,
+        &[
+            ("ACCOUNTS", batches(&prep)[0].join(" ")),
+            ("APPLY_ROLE", String::new()),
+        ],
+    );
+    assert_eq!(job.code, 1, "{}{}", job.stdout, job.stderr);
+    assert!(job.stdout.contains("drift"), "{}", job.stdout);
+    assert!(job.stdout.contains("::error"), "{}", job.stdout);
+    for role in ["app", "worker", "queue"] {
+        assert_eq!(
+            old.policies(role),
+            file_policies(&ck, &old.id, role),
+            "{role}"
+        );
+    }
+    assert_eq!(
+        rev(&origin, &format!("refs/repokid/applied/{}", old.id)),
+        merged
+    );
+    assert!(
+        git(
+            &origin,
+            &["for-each-ref", &format!("refs/repokid/applied/{}", new.id)]
+        )
+        .is_empty(),
+        "a drifted account's baseline must not move"
+    );
+    assert_eq!(
+        new.policies("queue")["send"],
+        serde_json::from_str::<Value>(OUT_OF_BAND).unwrap(),
+        "drift was overwritten"
+    );
+
+    // The owner puts the role back; the next run applies `new` alone.
+    new.put_policy("queue", "send", QUEUE);
+    let ck = checkout(&origin, t, "apply-prepare-2");
+    let prep = runner.ok(
+        "prepare.sh",
+        &ck,
+        &[("PENDING", "true".into()), ("BATCH_SIZE", "1".into())],
+    );
+    assert_eq!(batches(&prep), vec![vec![new.id.clone()]]);
+    let ck = checkout(&origin, t, "apply-2");
+    runner.ok(
+        "apply.sh",
+        &ck,
+        &[
+            ("ACCOUNTS", batches(&prep)[0].join(" ")),
+            ("APPLY_ROLE", "RepokidRole".into()),
+        ],
+    );
+    for acct in [&old, &new] {
+        for role in ["app", "worker", "queue"] {
+            assert_eq!(
+                acct.policies(role),
+                file_policies(&ck, &acct.id, role),
+                "{role} in {}",
+                acct.id
+            );
+        }
+        assert_eq!(
+            rev(&origin, &format!("refs/repokid/applied/{}", acct.id)),
+            merged
+        );
+    }
+
+    // Converged: nothing pending, and an apply anyway writes nothing and moves nothing.
+    let ck = checkout(&origin, t, "apply-prepare-3");
+    let prep = runner.ok("prepare.sh", &ck, &[("PENDING", "true".into())]);
+    assert_eq!(prep.outputs["count"], "0");
+    assert!(batches(&prep).is_empty());
+    let ck = checkout(&origin, t, "apply-3");
+    let job = runner.ok(
+        "apply.sh",
+        &ck,
+        &[("ACCOUNTS", format!("{} {}", old.id, new.id))],
+    );
+    assert_eq!(
+        job.stdout.matches("0 roles changed").count(),
+        2,
+        "{}",
+        job.stdout
+    );
+    let refs = git(&origin, &["for-each-ref", "refs/repokid"]);
+    assert_eq!(refs.lines().count(), 2, "{refs}");
+
+    // A run for an older commit (a re-run, or one that waited) applies nothing.
+    let stale = checkout(&origin, t, "apply-stale");
+    git(&stale, &["checkout", "-q", "-B", "main", &main_before]);
+    let job = runner.ok("apply.sh", &stale, &[("ACCOUNTS", old.id.clone())]);
+    assert!(job.stdout.contains("moved past"), "{}", job.stdout);
+
+    // dispatch.yml: a comment command, answered with one reply.
+    api.reset();
+    let ck = checkout(&origin, t, "dispatch");
+    let event = t.join("comment.json");
+    std::fs::write(
+        &event,
+        json!({
+            "action": "created",
+            "issue": {"number": 7},
+            "comment": {"body": format!("/repokid show {} app", old.id), "user": {"login": "alice", "type": "User"}},
+            "repository": {"full_name": REPO},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    runner.ok(
+        "dispatch.sh",
+        &ck,
+        &[
+            ("GITHUB_TOKEN", TOKEN.into()),
+            ("GITHUB_EVENT_PATH", event.display().to_string()),
+        ],
+    );
+    let replies: Vec<Value> = api
+        .requests()
+        .into_iter()
+        .filter(|(m, p, _)| m == "POST" && p == &format!("/repos/{REPO}/issues/7/comments"))
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0]["body"].as_str().unwrap().contains("app"),
+        "{replies:?}"
+    );
+
+    // No secret went anywhere.
+    for secret in [TOKEN, moto::SECRET_KEY, moto::SESSION_TOKEN] {
+        assert!(!runner.seen.contains(secret), "a secret was printed");
+    }
+    assert!(!git_server.log_text().contains(TOKEN));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workflow files themselves
+// ---------------------------------------------------------------------------------------------
+
+/// One step of a workflow job, read roughly (the files are plain block YAML).
+#[derive(Debug, Default)]
+struct Step {
+    job: String,
+    uses: Option<String>,
+    run: Option<String>,
+    env: Vec<String>,
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+fn value(line: &str, key: &str) -> Option<String> {
+    let t = line.trim_start().trim_start_matches("- ");
+    t.strip_prefix(key)
+        .and_then(|r| r.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+}
+
+/// The steps of every job, in file order.
+fn steps(yaml: &str) -> Vec<Step> {
+    let mut out: Vec<Step> = Vec::new();
+    let (mut in_jobs, mut job, mut env_at) = (false, String::new(), None);
+    for line in yaml.lines() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let i = indent(line);
+        if i == 0 {
+            in_jobs = line.starts_with("jobs:");
+            continue;
+        }
+        if !in_jobs {
+            continue;
+        }
+        if i == 2 {
+            job = line.trim().trim_end_matches(':').to_string();
+            continue;
+        }
+        if i == 6 && line.trim_start().starts_with("- ") {
+            out.push(Step {
+                job: job.clone(),
+                ..Step::default()
+            });
+            env_at = None;
+        }
+        let Some(step) = out.last_mut().filter(|s| s.job == job && i >= 6) else {
+            continue;
+        };
+        if let Some(at) = env_at {
+            if i > at {
+                if let Some((k, _)) = line.trim().split_once(':') {
+                    step.env.push(k.to_string());
+                }
+                continue;
+            }
+            env_at = None;
+        }
+        if let Some(v) = value(line, "uses") {
+            step.uses = Some(v);
+        } else if let Some(v) = value(line, "run") {
+            step.run = Some(v);
+        } else if value(line, "env").is_some() {
+            env_at = Some(
+                i + if line.trim_start().starts_with("- ") {
+                    2
+                } else {
+                    0
+                },
+            );
+        }
+    }
+    out
+}
+
+fn workflow(name: &str) -> String {
+    std::fs::read_to_string(root().join(".github/workflows").join(name)).unwrap()
+}
+
+#[test]
+fn each_workflow_job_runs_one_tested_script_with_what_it_documents() {
+    // (workflow, [(job, script)]) in the order the jobs run, which is the order the test above
+    // runs them in.
+    let expected: [(&str, &[(&str, &str)]); 5] = [
+        ("ci.yml", &[("test", "ci.sh")]),
+        (
+            "propose.yml",
+            &[
+                ("prepare", "prepare.sh"),
+                ("propose", "propose.sh"),
+                ("merge-due", "merge.sh"),
+            ],
+        ),
+        ("verify.yml", &[("verify", "verify.sh")]),
+        (
+            "apply.yml",
+            &[("prepare", "prepare.sh"), ("apply", "apply.sh")],
+        ),
+        ("dispatch.yml", &[("dispatch", "dispatch.sh")]),
+    ];
+    let mut used_scripts = Vec::new();
+    for (file, jobs) in expected {
+        let text = workflow(file);
+        let all = steps(&text);
+        let runs: Vec<(&str, &str)> = all
+            .iter()
+            .filter_map(|s| s.run.as_deref().map(|r| (s.job.as_str(), r)))
+            .collect();
+        let want: Vec<(&str, String)> = jobs
+            .iter()
+            .map(|(j, s)| (*j, format!("scripts/gha/{s}")))
+            .collect();
+        assert_eq!(
+            runs,
+            want.iter()
+                .map(|(j, s)| (*j, s.as_str()))
+                .collect::<Vec<_>>(),
+            "{file}: every job runs exactly its script, nothing inline"
+        );
+        for s in all.iter().filter(|s| s.run.is_some()) {
+            let script = s.run.as_deref().unwrap();
+            let body = std::fs::read_to_string(root().join(script)).unwrap();
+            for key in &s.env {
+                assert!(
+                    body.contains(key.as_str()),
+                    "{file} gives {key} to {script}, which does not document it"
+                );
+            }
+            used_scripts.push(script.to_string());
+        }
+    }
+    // Every job script in scripts/gha is used by some workflow (lib.sh is sourced by them).
+    for entry in std::fs::read_dir(root().join("scripts/gha")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name == "lib.sh" {
+            continue;
+        }
+        assert!(
+            used_scripts.contains(&format!("scripts/gha/{name}")),
+            "scripts/gha/{name} is run by no workflow"
+        );
+    }
+}
+
+#[test]
+fn workflows_pin_actions_and_keep_permissions_minimal() {
+    for file in [
+        "ci.yml",
+        "propose.yml",
+        "verify.yml",
+        "apply.yml",
+        "dispatch.yml",
+    ] {
+        let text = workflow(file);
+        assert!(
+            !text
+                .lines()
+                .any(|l| !l.trim_start().starts_with('#') && l.contains("pull_request_target")),
+            "{file}: pull_request_target"
+        );
+        assert!(
+            text.lines().any(|l| l == "permissions: {}"),
+            "{file}: no top-level `permissions: {{}}`"
+        );
+        let all = steps(&text);
+        for s in &all {
+            if let Some(uses) = &s.uses {
+                let (action, rest) = uses.split_once('@').unwrap();
+                let (sha, comment) = rest
+                    .split_once(" # v")
+                    .unwrap_or_else(|| panic!("{file}: {uses} has no `# vX.Y.Z` comment"));
+                assert!(
+                    sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+                    "{file}: {action} is not pinned by commit"
+                );
+                assert_eq!(comment.split('.').count(), 3, "{file}: {uses}");
+            }
+            if let Some(run) = &s.run {
+                assert!(!run.contains("${{"), "{file}: expression in run: {run}");
+            }
+        }
+        // Each job declares its own permissions; OIDC only where AWS credentials are taken.
+        let jobs: std::collections::BTreeSet<&str> = all.iter().map(|s| s.job.as_str()).collect();
+        for job in jobs {
+            let block = job_block(&text, job);
+            assert!(
+                block.contains("    permissions:\n"),
+                "{file}/{job}: no permissions"
+            );
+            let aws = all.iter().any(|s| {
+                s.job == job
+                    && s.uses
+                        .as_deref()
+                        .is_some_and(|u| u.contains("configure-aws-credentials"))
+            });
+            assert_eq!(
+                block.contains("id-token: write"),
+                aws,
+                "{file}/{job}: id-token: write if and only if AWS credentials are taken"
+            );
+        }
+        for line in text
+            .lines()
+            .filter(|l| l.contains("secrets.") && l.contains("${{"))
+        {
+            assert!(
+                line.trim_start().starts_with("private-key:"),
+                "{file}: a secret outside the app token step: {line}"
+            );
+        }
+    }
+}
+
+/// The lines of `job` in `yaml`: from its header to the next job's (or the next top-level key).
+fn job_block(yaml: &str, job: &str) -> String {
+    let header = format!("  {job}:");
+    let mut lines = yaml.lines().skip_while(|l| *l != header);
+    let mut out = String::new();
+    if let Some(h) = lines.next() {
+        out.push_str(h);
+        out.push('\n');
+    }
+    for l in lines {
+        if !l.trim().is_empty() && indent(l) <= 2 && !l.trim_start().starts_with('#') {
+            break;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
