@@ -253,3 +253,154 @@ fn cancelling_comments_closes_and_deletes_the_branch() {
         ]
     );
 }
+
+mod common;
+
+/// A lifecycle hook that records what it sees.
+#[derive(Default, Clone)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<repokid::hooks::LifecycleEvent>>>);
+
+impl repokid::hooks::LifecycleHook for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+    fn on(&self, e: &repokid::hooks::LifecycleEvent) -> Result<(), repokid::hooks::HookError> {
+        self.0.lock().unwrap().push(e.clone());
+        Ok(())
+    }
+}
+
+#[test]
+fn schedule_opens_a_labelled_pr_holds_it_pending_and_fires_after_schedule() {
+    use repokid::engine::Catalog;
+    use repokid::ops::{self, PlanOptions, Workspace};
+    use repokid::sources::inventory_file::parse_inventory;
+    use repokid::sources::usage_file::{UsageFormat, parse_usage};
+    use repokid::store::git::PolicyStore;
+
+    let token = "tok-123"; // the stand-in client's token is also the push token
+    let git = common::git_server::GitServer::start(token);
+    let (_, url) = git.bare_repo("iam");
+    let s = StandIn::new();
+    let dir = common::new_repo();
+    let settings = format!(
+        "[github]\nrepo = \"acme/iam\"\napi-url = \"{}\"\ngit-url = \"{url}\"\nreviewers-from-codeowners = false\nowner-tag = \"none\"\n",
+        s.server.uri()
+    );
+    std::fs::write(dir.path().join("repokid.toml"), settings).unwrap();
+    let mut ws =
+        Workspace::load(&dir.path().join("repokid.toml"), true, Catalog::embedded()).unwrap();
+    let seen = Recorder::default();
+    ws.lifecycle_hooks.push(Box::new(seen.clone()));
+    let store = PolicyStore::open(dir.path()).unwrap();
+    let inventory = parse_inventory(
+        "inventory.json",
+        &std::fs::read(common::demo_file("inventory.json")).unwrap(),
+    )
+    .unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let usage = parse_usage(
+        "usage.json",
+        &std::fs::read_to_string(common::demo_file("usage.json")).unwrap(),
+        UsageFormat::Auto,
+        now,
+    )
+    .unwrap();
+    ops::sync(&store, &inventory, &[]).unwrap();
+    let opts = PlanOptions {
+        grace_days: Some(0),
+        ..PlanOptions::default()
+    };
+    let (report, planned) = ops::plan(&ws, Some(&store), &inventory, &usage, &opts, now).unwrap();
+
+    s.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/iam/pulls"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
+    );
+    s.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/iam/pulls"))
+            .and(body_partial_json(json!({"head": "repokid/propose/111122223333", "base": "main"})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+                "number": 42, "state": "open", "html_url": "https://github.com/acme/iam/pull/42",
+                "head": {"ref": "repokid/propose/111122223333", "sha": "ignored"}, "body": "", "labels": []
+            }))),
+    );
+    s.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/iam/issues/42/labels"))
+            .and(body_partial_json(
+                json!({"labels": ["repokid", "repokid:scheduled"]}),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
+    );
+    s.mount(
+        Mock::given(method("POST"))
+            .and(body_partial_json(
+                json!({"state": "pending", "context": STATUS_CONTEXT}),
+            ))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({}))),
+    );
+    let gh = s.client();
+    let done =
+        repokid::github::schedule::schedule(&ws, &gh, &store, report, planned, "HEAD", now, 7)
+            .unwrap();
+    assert!(done.hook_errors.is_empty());
+    assert_eq!(done.rows.len(), 1);
+    let row = &done.rows[0];
+    assert_eq!(
+        (row.pull_request, row.not_before),
+        (42, now + chrono::Duration::days(7))
+    );
+
+    // The PR body opens with the schedule; the pending status is on the pushed proposal commit.
+    let requests = s.rt.block_on(s.server.received_requests()).unwrap();
+    let create = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == "/repos/acme/iam/pulls")
+        .unwrap();
+    let body: Value = serde_json::from_slice(&create.body).unwrap();
+    let text = body["body"].as_str().unwrap();
+    assert!(
+        text.starts_with("> **Scheduled.** Not to be merged before **2026-11-27 12:00 UTC**"),
+        "{text}"
+    );
+    assert_eq!(
+        repokid::github::schedule::not_before(text),
+        Some(row.not_before)
+    );
+    let tip = common::git(dir.path(), &["rev-parse", "repokid/propose/111122223333"]);
+    let status = requests
+        .iter()
+        .find(|r| r.url.path().starts_with("/repos/acme/iam/statuses/"))
+        .unwrap();
+    assert_eq!(
+        status.url.path(),
+        format!("/repos/acme/iam/statuses/{}", tip.trim())
+    );
+
+    // after-schedule fired once, after the lifecycle events of propose, with the PR and date.
+    let events = seen.0.lock().unwrap();
+    let last = events.last().unwrap();
+    match last {
+        repokid::hooks::LifecycleEvent::AfterSchedule {
+            account,
+            roles,
+            pull_request,
+            url,
+            not_before,
+        } => {
+            assert_eq!(account, "111122223333");
+            assert!(roles.contains(&"orders-api".to_string()), "{roles:?}");
+            assert_eq!(*pull_request, 42);
+            assert_eq!(url, "https://github.com/acme/iam/pull/42");
+            assert_eq!(not_before, &row.not_before.to_rfc3339());
+        }
+        other => panic!("last event {other:?}"),
+    }
+    assert!(matches!(
+        events[0],
+        repokid::hooks::LifecycleEvent::BeforeAccount { .. }
+    ));
+}
