@@ -8,7 +8,7 @@
 //! no entry, so it fails closed later.
 //!
 //! Every page's role keys are merged into one object, which
-//! [`aardvark_from_value`](crate::engine::usage::aardvark::aardvark_from_value) reads: a saved
+//! [`crate::engine::usage::aardvark::aardvark_from_value`] reads: a saved
 //! Aardvark response and the API are parsed by the same code.
 //!
 //! The client is blocking: each [`UsageSource::usage`] call runs its requests on a small

@@ -127,6 +127,11 @@ def make_handler(root, token, log_file, log_lock):
     return Handler
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # tests running in parallel connect at once
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("port", type=int)
@@ -139,8 +144,7 @@ def main():
     if args.exit_on_stdin_eof:
         threading.Thread(target=_exit_on_stdin_eof, daemon=True).start()
     handler = make_handler(os.path.abspath(args.root), args.token, args.log, threading.Lock())
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), handler)
     print(f"READY {server.server_port}", flush=True)
     server.serve_forever()
 
