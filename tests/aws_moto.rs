@@ -440,3 +440,40 @@ fn emergency_rollback_commits_and_applies_at_once() {
         serde_json::from_str::<Value>(WORKER).unwrap()
     );
 }
+
+#[test]
+fn an_out_of_band_change_that_was_synced_and_reviewed_is_applied_not_drift() {
+    let a = MotoAccount::fresh();
+    populate(&a);
+    let mut seen = Seen::default();
+    let merged = sync_propose_merge(&[&a], &mut seen);
+    let ci = merged.checkout.as_path();
+    git(ci, &["config", "user.name", "CI"]);
+    git(ci, &["config", "user.email", "ci@example.com"]);
+    seen.ok(ci, &["apply", "--commit"]);
+
+    // Someone widens app in the console; the nightly sync records it, the proposal trims the
+    // unused part again, and the reviewer merges.
+    let widened = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Data","Effect":"Allow","Action":["s3:GetObject","sqs:SendMessage"],"Resource":"*"}]}"#;
+    a.put_policy("app", "data", widened);
+    seen.ok(ci, &["sync"]);
+    seen.ok(ci, &["propose", "--grace-days", "0"]);
+    git(
+        ci,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge proposal",
+            &format!("repokid/propose/{}", a.id),
+        ],
+    );
+
+    // IAM holds what the sync recorded, not what was last applied: apply it, no drift.
+    let out: Value =
+        serde_json::from_str(&seen.ok(ci, &["apply", "--commit", "--format", "json"])).unwrap();
+    assert_eq!(statuses(&out, &a.id), pairs(&[("app", "applied")]), "{out}");
+    assert_eq!(a.policies("app"), file_policies(ci, &a.id, "app"));
+    assert!(!a.policies("app")["data"].to_string().contains("sqs"));
+}

@@ -6,13 +6,18 @@
 //! to it over smart HTTP with a token), and a wiremock stand-in for GitHub's API.
 //!
 //! The loop: prepare → propose (one account already recorded on main, one new) → merge-due →
-//! verify on each pull request → a reviewer merges → prepare (pending) → apply (a drifted
-//! account fails without stopping the other, whose baseline is still recorded) → apply again
-//! after the drift is resolved → nothing left to apply; and a comment command through dispatch.
+//! verify on each pull request (and on one that touches no policy) → a reviewer merges →
+//! prepare (pending) → apply (a drifted account fails without stopping the other, whose baseline
+//! is still recorded) → apply again after the drift is resolved → nothing left to apply, and a
+//! run for an older commit writes nothing; then a comment command through dispatch. Each step is
+//! looked up in the workflow file (which script its job runs) and given exactly the variables the
+//! step's `env:` sets.
 //!
-//! A second test reads the workflow files themselves: each job's `run:` is exactly one of these
-//! scripts, in the order this test runs them, with only environment variables the script
-//! documents; every action is pinned by commit; permissions are minimal per job.
+//! Two more tests read the workflow files themselves: each job's `run:` is exactly one script,
+//! every script is run by some job, and every variable a step sets is documented by its script;
+//! every action is pinned by commit with its version; every workflow starts from
+//! `permissions: {}`, each job declares its own, and `id-token: write` goes only with AWS
+//! credentials.
 
 mod common;
 
@@ -205,15 +210,17 @@ struct Runner {
 }
 
 impl Runner {
-    /// Runs `scripts/gha/<script>` in `checkout` with Actions' variables (a fresh output and
-    /// summary file, GITHUB_ACTIONS=true), the AWS environment of moto, the built binary as
-    /// REPOKID, and `env` (the step's `env:` from the workflow).
-    fn run(&mut self, script: &str, checkout: &Path, env: &[(&str, String)]) -> Job {
+    /// Runs the script that `job` of `workflow` runs (`step` = (workflow, job), read from the
+    /// workflow file) in `checkout`, with Actions' variables (a fresh output and summary file,
+    /// GITHUB_ACTIONS=true), the AWS environment of moto, the built binary as REPOKID, and `env`:
+    /// exactly the variables the step's `env:` sets (checked), plus what Actions itself sets.
+    fn run(&mut self, step: (&str, &str), checkout: &Path, env: &[(&str, String)]) -> Job {
+        let script = job_script(step, env);
         let tmp = tempfile::tempdir().unwrap();
         let output = tmp.path().join("output");
         let summary = tmp.path().join("summary");
         let mut cmd = Command::new("bash");
-        cmd.arg(root().join("scripts/gha").join(script))
+        cmd.arg(root().join(&script))
             .current_dir(checkout)
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_OUTPUT", &output)
@@ -251,11 +258,11 @@ impl Runner {
         job
     }
 
-    fn ok(&mut self, script: &str, checkout: &Path, env: &[(&str, String)]) -> Job {
-        let job = self.run(script, checkout, env);
+    fn ok(&mut self, step: (&str, &str), checkout: &Path, env: &[(&str, String)]) -> Job {
+        let job = self.run(step, checkout, env);
         assert_eq!(
             job.code, 0,
-            "{script} failed:\n--- stdout\n{}\n--- stderr\n{}",
+            "{step:?} failed:\n--- stdout\n{}\n--- stderr\n{}",
             job.stdout, job.stderr
         );
         job
@@ -275,6 +282,30 @@ fn checkout(origin: &Path, parent: &Path, name: &str) -> PathBuf {
         ],
     );
     dir
+}
+
+/// The script `job` of `workflow` runs, after checking that `env` gives it exactly the variables
+/// the step's `env:` sets (besides GITHUB_EVENT_PATH, which Actions sets, and REPOKID, which the
+/// workflow sets to the cached binary and the test to the built one).
+fn job_script((workflow, job): (&str, &str), env: &[(&str, String)]) -> String {
+    let steps = steps(&workflow_text(workflow));
+    let step = steps
+        .iter()
+        .find(|s| s.job == job && s.run.is_some())
+        .unwrap_or_else(|| panic!("{workflow} has no job {job} running a script"));
+    let mut given: Vec<&str> = env
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| !["GITHUB_EVENT_PATH", "REPOKID"].contains(k))
+        .collect();
+    given.sort_unstable();
+    let mut want: Vec<&str> = step.env.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(
+        given, want,
+        "{workflow}/{job}: the test must set what the workflow sets"
+    );
+    step.run.clone().unwrap()
 }
 
 fn batches(job: &Job) -> Vec<Vec<String>> {
@@ -350,7 +381,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     // propose.yml, job prepare: the accounts of the settings, in one batch of two.
     let ck = checkout(&origin, t, "propose-prepare");
     let prep = runner.ok(
-        "prepare.sh",
+        ("propose.yml", "prepare"),
         &ck,
         &[("ACCOUNTS", String::new()), ("BATCH_SIZE", "10".into())],
     );
@@ -363,7 +394,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     let ck = checkout(&origin, t, "propose");
     let batch = batches(&prep)[0].join(" ");
     let job = runner.ok(
-        "propose.sh",
+        ("propose.yml", "propose"),
         &ck,
         &[
             ("ACCOUNTS", batch),
@@ -406,10 +437,11 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     // propose.yml, job merge-due: no scheduled pull request, nothing merged, apply not started.
     let ck = checkout(&origin, t, "merge-due");
     let job = runner.ok(
-        "merge.sh",
+        ("propose.yml", "merge-due"),
         &ck,
         &[
             ("GITHUB_TOKEN", TOKEN.into()),
+            ("GH_TOKEN", TOKEN.into()),
             ("BASE_BRANCH", "main".into()),
         ],
     );
@@ -428,7 +460,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         );
         let event = pr_event(t, labels);
         runner.run(
-            "verify.sh",
+            ("verify.yml", "verify"),
             &dir,
             &[
                 ("BASE_REF", "main".into()),
@@ -475,13 +507,41 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     git(&reviewer, &["push", "-q", "origin", "main"]);
     let merged = rev(&origin, "main");
 
+    // verify.yml on a pull request that touches neither policies/ nor filters.toml: passes at
+    // once, without repokid (so the required check never stays pending).
+    let docs = checkout(&origin, t, "verify-docs");
+    std::fs::write(docs.join("README.md"), "IAM policies\n").unwrap();
+    git(&docs, &["add", "README.md"]);
+    git(
+        &docs,
+        &[
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "readme",
+        ],
+    );
+    let job = runner.ok(
+        ("verify.yml", "verify"),
+        &docs,
+        &[
+            ("BASE_REF", "main".into()),
+            ("REPOKID", "/nonexistent/repokid".into()),
+        ],
+    );
+    assert!(job.stdout.contains("nothing to verify"), "{}", job.stdout);
+
     // Someone changes `new`'s queue role by hand before the apply runs: that is drift.
     new.put_policy("queue", "send", OUT_OF_BAND);
 
     // apply.yml, job prepare: both accounts have something to apply.
     let ck = checkout(&origin, t, "apply-prepare");
     let prep = runner.ok(
-        "prepare.sh",
+        ("apply.yml", "prepare"),
         &ck,
         &[("PENDING", "true".into()), ("BATCH_SIZE", "2".into())],
     );
@@ -491,7 +551,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     // baseline recorded on origin.
     let ck = checkout(&origin, t, "apply-1");
     let job = runner.run(
-        "apply.sh",
+        ("apply.yml", "apply"),
         &ck,
         &[
             ("ACCOUNTS", batches(&prep)[0].join(" ")),
@@ -530,14 +590,14 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     new.put_policy("queue", "send", QUEUE);
     let ck = checkout(&origin, t, "apply-prepare-2");
     let prep = runner.ok(
-        "prepare.sh",
+        ("apply.yml", "prepare"),
         &ck,
         &[("PENDING", "true".into()), ("BATCH_SIZE", "1".into())],
     );
     assert_eq!(batches(&prep), vec![vec![new.id.clone()]]);
     let ck = checkout(&origin, t, "apply-2");
     runner.ok(
-        "apply.sh",
+        ("apply.yml", "apply"),
         &ck,
         &[
             ("ACCOUNTS", batches(&prep)[0].join(" ")),
@@ -561,14 +621,21 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
 
     // Converged: nothing pending, and an apply anyway writes nothing and moves nothing.
     let ck = checkout(&origin, t, "apply-prepare-3");
-    let prep = runner.ok("prepare.sh", &ck, &[("PENDING", "true".into())]);
+    let prep = runner.ok(
+        ("apply.yml", "prepare"),
+        &ck,
+        &[("PENDING", "true".into()), ("BATCH_SIZE", "1".into())],
+    );
     assert_eq!(prep.outputs["count"], "0");
     assert!(batches(&prep).is_empty());
     let ck = checkout(&origin, t, "apply-3");
     let job = runner.ok(
-        "apply.sh",
+        ("apply.yml", "apply"),
         &ck,
-        &[("ACCOUNTS", format!("{} {}", old.id, new.id))],
+        &[
+            ("ACCOUNTS", format!("{} {}", old.id, new.id)),
+            ("APPLY_ROLE", String::new()),
+        ],
     );
     assert_eq!(
         job.stdout.matches("0 roles changed").count(),
@@ -582,7 +649,11 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     // A run for an older commit (a re-run, or one that waited) applies nothing.
     let stale = checkout(&origin, t, "apply-stale");
     git(&stale, &["checkout", "-q", "-B", "main", &main_before]);
-    let job = runner.ok("apply.sh", &stale, &[("ACCOUNTS", old.id.clone())]);
+    let job = runner.ok(
+        ("apply.yml", "apply"),
+        &stale,
+        &[("ACCOUNTS", old.id.clone()), ("APPLY_ROLE", String::new())],
+    );
     assert!(job.stdout.contains("moved past"), "{}", job.stdout);
 
     // dispatch.yml: a comment command, answered with one reply.
@@ -601,7 +672,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     )
     .unwrap();
     runner.ok(
-        "dispatch.sh",
+        ("dispatch.yml", "dispatch"),
         &ck,
         &[
             ("GITHUB_TOKEN", TOKEN.into()),
@@ -615,9 +686,10 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         .map(|(_, _, b)| b)
         .collect();
     assert_eq!(replies.len(), 1, "{replies:?}");
+    let reply = replies[0]["body"].as_str().unwrap();
     assert!(
-        replies[0]["body"].as_str().unwrap().contains("app"),
-        "{replies:?}"
+        reply.contains(&old.id) && reply.contains("app") && reply.contains("data"),
+        "{reply}"
     );
 
     // No secret went anywhere.
@@ -707,7 +779,7 @@ fn steps(yaml: &str) -> Vec<Step> {
     out
 }
 
-fn workflow(name: &str) -> String {
+fn workflow_text(name: &str) -> String {
     std::fs::read_to_string(root().join(".github/workflows").join(name)).unwrap()
 }
 
@@ -734,7 +806,7 @@ fn each_workflow_job_runs_one_tested_script_with_what_it_documents() {
     ];
     let mut used_scripts = Vec::new();
     for (file, jobs) in expected {
-        let text = workflow(file);
+        let text = workflow_text(file);
         let all = steps(&text);
         let runs: Vec<(&str, &str)> = all
             .iter()
@@ -785,7 +857,7 @@ fn workflows_pin_actions_and_keep_permissions_minimal() {
         "apply.yml",
         "dispatch.yml",
     ] {
-        let text = workflow(file);
+        let text = workflow_text(file);
         assert!(
             !text
                 .lines()

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the job scripts in scripts/gha/ (sourced, not run). Each workflow job runs exactly
 # one of those scripts; tests/workflows.rs runs the same scripts against moto and local git.
 #

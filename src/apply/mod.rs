@@ -294,6 +294,11 @@ pub fn apply_account(
     let (baseline, baseline_source) = baseline(store, account, target, opts)?;
     let (target_s, baseline_s) = (target.to_string(), baseline.to_string());
     let roles = store.changed_roles(&baseline_s, &target_s, account)?;
+    // What IAM is expected to hold: a sync after the baseline recorded live state more recently
+    // (an out-of-band change that was then synced and reviewed is not drift).
+    let expected_s = last_sync_since(store, account, target, baseline)?
+        .unwrap_or(baseline)
+        .to_string();
     tracing::info!(account, baseline = %baseline_s, target = %target_s, changed = roles.len(), "applying");
     let mut out = Vec::with_capacity(roles.len());
     let mut stopped = false;
@@ -305,7 +310,7 @@ pub fn apply_account(
             );
             continue;
         }
-        let before = store.read_role(&baseline_s, account, role)?;
+        let before = store.read_role(&expected_s, account, role)?;
         let after = store.read_role(&target_s, account, role)?;
         let result = apply_role(
             live,
@@ -475,6 +480,33 @@ fn baseline(
         reference,
         rev: opts.rev.clone(),
     })
+}
+
+/// The newest sync commit of `account` reachable from `target` and made after `baseline` (a
+/// descendant of it), if any.
+fn last_sync_since(
+    store: &PolicyStore,
+    account: &str,
+    target: Oid,
+    baseline: Oid,
+) -> Result<Option<Oid>, ApplyError> {
+    let repo = store.repo();
+    let mut walk = repo.revwalk().map_err(git("walking history"))?;
+    walk.push(target).map_err(git("walking history"))?;
+    walk.hide(baseline).map_err(git("walking history"))?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+        .map_err(git("walking history"))?;
+    for id in walk {
+        let id = id.map_err(git("walking history"))?;
+        let commit = repo.find_commit(id).map_err(git("reading a commit"))?;
+        if let Some((Action::Sync, Some(a))) = commit_action(&commit)
+            && a == account
+            && repo.graph_descendant_of(id, baseline).unwrap_or(false)
+        {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// Moves `refs/repokid/applied/<account>` to `target`, with `message` (what was applied) in its
