@@ -22,9 +22,27 @@ fn escape_property(s: &str) -> String {
 
 /// An annotation line: `level` is `error`, `warning` or `notice`.
 pub fn annotation(level: &str, file: Option<&str>, title: &str, message: &str) -> String {
+    annotation_at(level, file, None, None, title, message)
+}
+
+/// An annotation placed at a line (and column) of `file`.
+pub fn annotation_at(
+    level: &str,
+    file: Option<&str>,
+    line: Option<usize>,
+    column: Option<usize>,
+    title: &str,
+    message: &str,
+) -> String {
     let mut props = Vec::new();
     if let Some(f) = file {
         props.push(format!("file={}", escape_property(f)));
+    }
+    if let Some(l) = line {
+        props.push(format!("line={l}"));
+        if let Some(c) = column {
+            props.push(format!("col={c}"));
+        }
     }
     props.push(format!("title={}", escape_property(title)));
     format!("::{level} {}::{}", props.join(","), escape_data(message))

@@ -367,19 +367,7 @@ fn annotation_at(
     title: &str,
     message: &str,
 ) -> String {
-    let mut s = gha::annotation(level, Some(file), title, message);
-    if let Some(line) = line {
-        // `::level file=F,title=T::M`: the escaped file holds no raw comma, so the first comma
-        // ends it.
-        if let Some(at) = s.find(',') {
-            let mut place = format!(",line={line}");
-            if let Some(c) = column {
-                let _ = write!(place, ",col={c}");
-            }
-            s.insert_str(at, &place);
-        }
-    }
-    s
+    gha::annotation_at(level, Some(file), line, column, title, message)
 }
 
 fn source_message(added: &AddedAccess, s: &Source) -> String {
