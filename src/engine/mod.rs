@@ -55,10 +55,12 @@
 //! # Ok::<(), repokid::engine::policy::PolicyError>(())
 //! ```
 
+pub mod access;
 pub mod actionset;
 pub mod catalog;
 pub mod decide;
 pub mod glob;
+pub mod grammar;
 pub mod grants;
 pub mod history;
 pub mod json;

@@ -310,6 +310,17 @@ impl PolicyDocument {
         })
     }
 
+    /// The `Version` as written, if any.
+    pub fn version(&self) -> Option<&str> {
+        self.fields.get("Version").and_then(Value::as_str)
+    }
+
+    /// Whether policy variables (`${aws:username}`) are substituted: only in version 2012-10-17
+    /// documents; in older ones (or without a version) they are literal text.
+    pub fn has_policy_variables(&self) -> bool {
+        self.version() == Some("2012-10-17")
+    }
+
     /// The statements in order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements

@@ -1,0 +1,283 @@
+//! Statements compiled for the containment proof: actions as a catalog set plus the patterns that
+//! reach beyond the catalog, resources as ARN patterns, conditions as constraints.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::automaton::{Pattern, Vars};
+use super::condition::Conditions;
+use super::resource::ArnPattern;
+use crate::engine::actionset::ActionSet;
+use crate::engine::catalog::{Catalog, Expansion};
+use crate::engine::glob::has_wildcard;
+use crate::engine::policy::{ActionKind, Effect, PolicyMap, Statement};
+
+/// Whether a statement is on the side that must be covered (head Allows, base Denies) or the side
+/// that covers (base Allows, head Denies). Where a statement is ill-formed, the first side reads
+/// it as broadly as it could mean and the second as narrowly, so a proof stays sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Must be covered.
+    Inner,
+    /// Covers.
+    Outer,
+}
+
+/// One `Action`/`NotAction` entry.
+#[derive(Debug, Clone)]
+pub struct ActionEntry {
+    /// Lowercase, as IAM matches actions case-insensitively.
+    pub lower: String,
+    /// The entry as a glob.
+    pub pattern: Pattern,
+    /// Whether it has a wildcard.
+    pub wildcard: bool,
+    /// Whether it can match actions the catalog does not list: a wildcard (AWS adds actions),
+    /// or a name the catalog does not know.
+    pub open: bool,
+}
+
+/// A compiled statement.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// Policy name.
+    pub policy: String,
+    /// Index in the policy's statements.
+    pub index: usize,
+    /// The `Sid`, if any.
+    pub sid: Option<String>,
+    /// Allow or Deny.
+    pub effect: Effect,
+    /// Whether the entries are `NotAction` exclusions.
+    pub not_action: bool,
+    /// The `Action`/`NotAction` entries.
+    pub actions: Vec<ActionEntry>,
+    /// The catalog actions it matches.
+    pub cat: ActionSet,
+    /// Whether the resources are `NotResource` exclusions.
+    pub not_resource: bool,
+    /// The `Resource`/`NotResource` entries.
+    pub resources: Vec<ArnPattern>,
+    /// The `Condition` block.
+    pub cond: Conditions,
+    /// Resources, condition and variable mode as one string: statements with equal keys match
+    /// the same (resource, context) pairs.
+    pub key: String,
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Compiles one statement of a document (`vars_on`: the document substitutes policy variables).
+pub fn compile(
+    policy: &str,
+    index: usize,
+    st: &Statement,
+    vars_on: bool,
+    role: Role,
+    catalog: &Catalog,
+    vars: &mut Vars,
+) -> Compiled {
+    let not_action = st.kind() == ActionKind::NotAction;
+    let mut matched = ActionSet::default();
+    let actions: Vec<ActionEntry> = st
+        .entries()
+        .iter()
+        .map(|e| {
+            let lower = e.to_ascii_lowercase();
+            let wildcard = has_wildcard(&lower);
+            let known = match catalog.expand(&lower) {
+                Expansion::Known(set) => {
+                    matched.union_with(&set);
+                    true
+                }
+                Expansion::Unknown => false,
+            };
+            ActionEntry {
+                pattern: Pattern::glob(&lower),
+                open: wildcard || !known,
+                wildcard,
+                lower,
+            }
+        })
+        .collect();
+    let cat = if not_action {
+        let mut all = catalog.all();
+        all.difference_with(&matched);
+        all
+    } else {
+        matched
+    };
+    let fields = st.fields();
+    let (not_resource, raw) = match (fields.get("Resource"), fields.get("NotResource")) {
+        (Some(r), _) => (false, Some(r)),
+        (None, Some(n)) => (true, Some(n)),
+        (None, None) => (false, None),
+    };
+    let resources: Vec<ArnPattern> = match raw {
+        Some(v) => strings(v)
+            .iter()
+            .map(|r| ArnPattern::new(r, vars_on, vars))
+            .collect(),
+        // No resource at all (IAM rejects it): everything when it must be covered, nothing when
+        // it covers.
+        None if role == Role::Inner => vec![ArnPattern::new("*", false, vars)],
+        None => Vec::new(),
+    };
+    let cond_value = fields.get("Condition");
+    let key = format!(
+        "{}|{}|{}|{}",
+        u8::from(vars_on),
+        u8::from(not_resource),
+        raw.map(Value::to_string).unwrap_or_default(),
+        cond_value.map(Value::to_string).unwrap_or_default()
+    );
+    Compiled {
+        policy: policy.to_string(),
+        index,
+        sid: st.sid().map(str::to_string),
+        effect: st.effect(),
+        not_action,
+        actions,
+        cat,
+        not_resource,
+        resources,
+        cond: Conditions::parse(cond_value, vars_on),
+        key,
+    }
+}
+
+/// Every statement of `map` with effect `effect`, compiled for `role`.
+pub fn compile_all(
+    map: &PolicyMap,
+    effect: Effect,
+    role: Role,
+    catalog: &Catalog,
+    vars: &mut Vars,
+) -> Vec<Compiled> {
+    let mut out = Vec::new();
+    for (name, doc) in map {
+        let vars_on = doc.has_policy_variables();
+        for (i, st) in doc.statements().iter().enumerate() {
+            if st.effect() == effect {
+                out.push(compile(name, i, st, vars_on, role, catalog, vars));
+            }
+        }
+    }
+    out
+}
+
+/// Covering statements that match the same (resource, context) pairs, with their actions merged.
+#[derive(Debug)]
+pub struct Group {
+    /// Indices of the statements in the covering list.
+    pub members: Vec<usize>,
+    /// Whether the resources are exclusions.
+    pub not_resource: bool,
+    /// The resources (of the first member; all members have the same).
+    pub resources: Vec<ArnPattern>,
+    /// The condition block (likewise).
+    pub cond: Conditions,
+    /// Catalog actions of all members.
+    pub cat: ActionSet,
+    /// Literal `Action` entries, lowercase.
+    pub literals: HashSet<String>,
+    /// Wildcard `Action` entries.
+    pub wildcards: Vec<Pattern>,
+    /// Each member `NotAction` statement's exclusions.
+    pub exclusions: Vec<Vec<Pattern>>,
+    /// Whether some member grants every action (`Action: "*"`).
+    pub universal: bool,
+}
+
+/// Groups covering statements by their key.
+pub fn group(stmts: &[Compiled]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_key: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, s) in stmts.iter().enumerate() {
+        let g = *by_key.entry(s.key.as_str()).or_insert_with(|| {
+            groups.push(Group {
+                members: Vec::new(),
+                not_resource: s.not_resource,
+                resources: s.resources.clone(),
+                cond: s.cond.clone(),
+                cat: ActionSet::default(),
+                literals: HashSet::new(),
+                wildcards: Vec::new(),
+                exclusions: Vec::new(),
+                universal: false,
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[g];
+        g.members.push(i);
+        g.cat.union_with(&s.cat);
+        if s.not_action {
+            g.exclusions
+                .push(s.actions.iter().map(|a| a.pattern.clone()).collect());
+        } else {
+            for a in &s.actions {
+                if a.pattern.is_universal() {
+                    g.universal = true;
+                } else if a.wildcard {
+                    g.wildcards.push(a.pattern.clone());
+                } else {
+                    g.literals.insert(a.lower.clone());
+                }
+            }
+        }
+    }
+    groups
+}
+
+impl Group {
+    /// Whether the group grants the action named `lower` (a concrete name), whatever the
+    /// catalog says.
+    pub fn matches_name(&self, lower: &str) -> bool {
+        self.universal
+            || self.literals.contains(lower)
+            || self.wildcards.iter().any(|w| w.matches(lower))
+            || self
+                .exclusions
+                .iter()
+                .any(|ex| !ex.iter().any(|e| e.matches(lower)))
+    }
+
+    /// Whether the group grants every action `entry` matches that the catalog does not list.
+    pub fn covers_open(&self, entry: &ActionEntry, vars: &Vars) -> bool {
+        if !entry.wildcard {
+            return self.matches_name(&entry.lower);
+        }
+        self.universal
+            || self
+                .wildcards
+                .iter()
+                .any(|w| entry.pattern.contained_in(w, vars).is_yes())
+            || self
+                .exclusions
+                .iter()
+                .any(|ex| ex.iter().all(|e| entry.pattern.disjoint(e, vars)))
+    }
+
+    /// Whether the group grants every action outside `excluded` that the catalog does not list
+    /// (the open part of a `NotAction` statement).
+    pub fn covers_all_but(&self, excluded: &[ActionEntry], vars: &Vars) -> bool {
+        self.universal
+            || self.exclusions.iter().any(|ex| {
+                ex.iter().all(|e| {
+                    excluded
+                        .iter()
+                        .any(|x| e.contained_in(&x.pattern, vars).is_yes())
+                })
+            })
+    }
+}
