@@ -46,7 +46,7 @@ fn verify_json(dir: &Path, extra: &[&str]) -> (i32, Value) {
     let (code, out, err) = run(dir, &args, &[]);
     let doc: Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\nstderr: {err}"));
-    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["version"], 2);
     (code, doc)
 }
 
@@ -132,14 +132,37 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// The `widenings` entry of the JSON report for `role`.
+fn widening<'a>(doc: &'a Value, role: &str) -> &'a Value {
+    doc["widenings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["role"] == role)
+        .unwrap_or_else(|| panic!("no widening for {role}: {doc}"))
+}
+
+/// Commits `w` as role `web` on a new branch `name` from main, and verifies it.
+fn web_pr(d: &Path, name: &str, w: &Value) -> (i32, String) {
+    branch(d, name);
+    write_role(d, "web", w);
+    commit(d, name);
+    let (code, out, err) = verify(d, &[]);
+    (code, format!("{out}{err}"))
+}
+
 #[test]
 fn removal_only_pr_passes() {
     let dir = setup();
     let d = dir.path();
     let mut w = web();
-    // Remove an action, a statement and a policy; delete a role file.
+    // Remove an action, a statement and a policy; narrow a resource; add a condition and a Deny;
+    // delete a role file.
     w["app"]["Statement"][0]["Action"] = json!(["s3:GetObject"]);
-    w["app"]["Statement"].as_array_mut().unwrap().remove(1);
+    w["app"]["Statement"][0]["Resource"] = json!("arn:aws:s3:::logs/*");
+    w["app"]["Statement"][0]["Condition"] = json!({"Bool": {"aws:SecureTransport": "true"}});
+    w["app"]["Statement"].as_array_mut().unwrap()[1] =
+        json!({"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"});
     w.as_object_mut().unwrap().remove("extra");
     write_role(d, "web", &w);
     std::fs::remove_file(d.join(role_path("old"))).unwrap();
@@ -165,163 +188,193 @@ fn removal_only_pr_passes() {
     assert_eq!(doc["verdict"], "pass");
     assert_eq!(doc["files"].as_array().unwrap().len(), 2);
     assert_eq!(doc["errors"], json!([]));
-    assert_eq!(doc["added_access"], json!([]));
+    assert_eq!(doc["widenings"], json!([]));
 }
 
 #[test]
-fn adding_one_action_fails_and_names_it() {
+fn moving_a_statement_to_another_policy_of_the_role_passes() {
+    let dir = setup();
+    let d = dir.path();
+    let mut w = web();
+    let queue = w["app"]["Statement"].as_array_mut().unwrap().remove(1);
+    w["extra"]["Statement"].as_array_mut().unwrap().push(queue);
+    let (code, out) = web_pr(d, "move", &w);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn adding_one_action_fails_and_names_a_request() {
     let dir = setup();
     let d = dir.path();
     let mut w = web();
     w["app"]["Statement"][0]["Action"] = json!(["s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
     write_role(d, "web", &w);
     commit(d, "add s3:PutObject");
-    let line = line_of(d, "web", "\"s3:PutObject\"");
+    let line = line_of(d, "web", "\"Sid\": \"Read\"") - 1;
 
     let (code, out, err) = verify(d, &[]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        out.contains(&format!("role {ACCT}/web gains 1 action")),
-        "{out}"
-    );
-    assert!(
         out.contains(&format!(
-            "+ s3:PutObject  via `s3:PutObject` in policy app Statement[0] (Sid \"Read\") (line {line})"
+            "{}: role {ACCT}/web gains access: 1 finding; 1 action it had nowhere before (s3:PutObject)",
+            role_path("web")
         )),
         "{out}"
     );
     assert!(
-        out.contains("FAIL: 1 role adds access without the label \"repokid:adds-access\""),
+        out.contains(&format!(
+            "  line {line}: head allows s3:PutObject on *; base allowed it nowhere"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL: 1 role gains access without the label \"repokid:adds-access\""),
         "{out}"
     );
 
     let (code, doc) = verify_json(d, &[]);
     assert_eq!(code, 1);
     assert_eq!(doc["verdict"], "fail");
-    let added = &doc["added_access"][0];
-    assert_eq!(added["role"], "web");
-    assert_eq!(added["account"], ACCT);
-    assert_eq!(added["new_role"], false);
-    assert_eq!(added["actions"], json!(["s3:PutObject"]));
-    let source = &added["sources"][0];
-    assert_eq!(source["policy"], "app");
-    assert_eq!(source["statement"], 0);
-    assert_eq!(source["kind"], "action");
-    assert_eq!(source["entry"], "s3:PutObject");
-    assert_eq!(source["line"], line);
-}
-
-/// The embedded catalog plus `sqs:SendMessageBatch` (not an IAM action today: batches are
-/// authorised by `sqs:SendMessage`), standing in for an action the catalog learns later.
-fn catalog_with_send_message_batch(dir: &Path) -> String {
-    let tsv = repokid::engine::catalog::EMBEDDED_TSV.replacen(
-        "sqs:SendMessage\tW\n",
-        "sqs:SendMessage\tW\nsqs:SendMessageBatch\tW\n",
-        1,
+    let w = widening(&doc, "web");
+    assert_eq!(w["account"], ACCT);
+    assert_eq!(w["new_role"], false);
+    assert_eq!(w["origin"]["kind"], "change");
+    assert_eq!(w["added_actions"], 1);
+    assert_eq!(w["added_sample"], json!(["s3:PutObject"]));
+    let f = &w["findings"][0];
+    assert_eq!(f["kind"], "allow");
+    assert_eq!(f["policy"], "app");
+    assert_eq!(f["statement"], 0);
+    assert_eq!(f["sid"], "Read");
+    assert_eq!(f["line"], line);
+    assert_eq!(
+        f["request"],
+        json!({"action": "s3:PutObject", "resource": "*"})
     );
-    assert_ne!(tsv, repokid::engine::catalog::EMBEDDED_TSV);
-    let path = dir.join("catalog.tsv");
-    std::fs::write(&path, tsv).unwrap();
-    path.display().to_string()
 }
 
 #[test]
-fn a_new_wildcard_fails_and_names_the_wildcard_and_the_added_actions() {
+fn widening_a_resource_or_a_condition_fails_although_no_action_is_new() {
     let dir = setup();
     let d = dir.path();
+    // main: web's S3 statement narrowed to one bucket with a condition.
+    let mut narrow = web();
+    narrow["app"]["Statement"][0]["Resource"] = json!("arn:aws:s3:::logs/*");
+    narrow["app"]["Statement"][0]["Condition"] =
+        json!({"StringEquals": {"aws:SourceVpc": "vpc-1"}});
+    git(d, &["checkout", "-q", "main"]);
+    write_role(d, "web", &narrow);
+    commit(d, "narrow");
+
+    let mut wide = narrow.clone();
+    wide["app"]["Statement"][0]["Resource"] = json!("arn:aws:s3:::*");
+    let (code, out) = web_pr(d, "resource", &wide);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "head allows s3:GetObject on arn:aws:s3:::* (2 actions like this); base allowed it \
+             only on arn:aws:s3:::logs/*"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("gains access: 1 finding\n"), "{out}");
+
+    let mut loose = narrow.clone();
+    loose["app"]["Statement"][0]["Condition"] =
+        json!({"StringEquals": {"aws:SourceVpc": ["vpc-1", "vpc-2"]}});
+    let (code, out) = web_pr(d, "condition", &loose);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "only with Condition StringEquals aws:SourceVpc [\"vpc-1\"], which head does not require"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn weakening_a_deny_fails() {
+    let dir = setup();
+    let d = dir.path();
+    let line_of_policy = |d: &Path| line_of(d, "worker", "\"ops\"");
+    for (name, deny) in [
+        ("removed", None),
+        (
+            "narrowed",
+            Some(
+                json!({"Effect": "Deny", "Action": "iam:DeleteRole", "Resource": "arn:aws:iam::*:role/x"}),
+            ),
+        ),
+        (
+            "conditional",
+            Some(
+                json!({"Effect": "Deny", "Action": "iam:DeleteRole", "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}),
+            ),
+        ),
+    ] {
+        branch(d, name);
+        let mut w = worker();
+        let statements = w["ops"]["Statement"].as_array_mut().unwrap();
+        statements.pop();
+        if let Some(deny) = deny {
+            statements.push(deny);
+        }
+        write_role(d, "worker", &w);
+        commit(d, name);
+        let (code, doc) = verify_json(d, &[]);
+        assert_eq!(code, 1, "{name}: {doc}");
+        let f = &widening(&doc, "worker")["findings"][0];
+        assert_eq!(f["kind"], "deny", "{name}");
+        assert_eq!(f["line"], line_of_policy(d), "{name}");
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("base denied iam:DeleteRole on *; head "),
+            "{name}: {f}"
+        );
+    }
+}
+
+#[test]
+fn wildcards_and_not_action_are_judged_by_what_they_may_grant() {
+    let dir = setup();
+    let d = dir.path();
+    // sqs:Send* is exactly sqs:SendMessage in the catalog today, but matches actions AWS adds.
     let mut w = web();
     w["app"]["Statement"][1]["Action"] = json!(["sqs:Send*", "sqs:GetQueueUrl"]);
-    write_role(d, "web", &w);
-    commit(d, "sqs:Send*");
-    let line = line_of(d, "web", "\"sqs:Send*\"");
-
-    // With a catalog where sqs:Send* covers more than sqs:SendMessage, the wildcard adds access.
-    let other = tempfile::tempdir().unwrap();
-    let catalog = catalog_with_send_message_batch(other.path());
-    let (code, out, err) = verify(d, &["--catalog", &catalog]);
-    assert_eq!(code, 1, "{out}{err}");
+    let (code, out) = web_pr(d, "send-star", &w);
+    assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains(&format!(
-            "+ sqs:SendMessageBatch  via `sqs:Send*` in policy app Statement[1] (Sid \"Queue\") (line {line})"
-        )),
+        out.contains(
+            "head allows sqs:send* on *; base allowed it nowhere (sqs:send* also matches actions \
+             the catalog does not list yet (AWS adds actions))"
+        ),
         "{out}"
     );
-    assert!(
-        out.contains(&format!(
-            "wildcard `sqs:Send*` in policy app Statement[1] (line {line}) expands to 2 actions, 1 \
-             beyond what the role was granted at the merge base"
-        )),
-        "{out}"
-    );
-    let (code, doc) = verify_json(d, &["--catalog", &catalog]);
-    assert_eq!(code, 1);
-    let added = &doc["added_access"][0];
-    assert_eq!(added["actions"], json!(["sqs:SendMessageBatch"]));
-    assert_eq!(added["sources"][0]["kind"], "wildcard");
-    assert_eq!(added["sources"][0]["entry"], "sqs:Send*");
-    assert_eq!(added["sources"][0]["expands_to"], 2);
-    let wildcards = &doc["files"][0]["wildcards"];
-    assert_eq!(wildcards[0]["entry"], "sqs:Send*");
-    assert_eq!(wildcards[0]["granted_at_base"], 1);
-    assert_eq!(wildcards[0]["beyond_base"], 1);
-    assert_eq!(wildcards[0]["widens"], true);
 
-    // With the embedded catalog sqs:Send* is exactly sqs:SendMessage: reported, not widening.
-    let (code, doc) = verify_json(d, &[]);
-    assert_eq!(code, 0, "{doc}");
-    let wildcards = &doc["files"][0]["wildcards"];
-    assert_eq!(wildcards[0]["expands_to"], 1);
-    assert_eq!(wildcards[0]["widens"], false);
-
-    // A wildcard that widens with the embedded catalog: sqs:Get* over sqs:GetQueueUrl.
-    branch(d, "get-star");
-    let mut w = web();
-    w["app"]["Statement"][1]["Action"] = json!(["sqs:SendMessage", "sqs:Get*"]);
-    write_role(d, "web", &w);
-    commit(d, "sqs:Get*");
-    let (code, out, err) = verify(d, &[]);
-    assert_eq!(code, 1, "{out}{err}");
-    assert!(
-        out.contains("+ sqs:GetQueueAttributes  via `sqs:Get*` in policy app Statement[1]"),
-        "{out}"
-    );
-}
-
-#[test]
-fn not_action_fails() {
-    let dir = setup();
-    let d = dir.path();
+    // NotAction: most of the catalog at once.
+    git(d, &["checkout", "-q", "main"]);
+    branch(d, "not-action");
     let mut w = worker();
     let st = w["ops"]["Statement"][0].as_object_mut().unwrap();
     st.remove("Action");
     st.insert("NotAction".into(), json!("iam:*"));
     write_role(d, "worker", &w);
     commit(d, "NotAction");
-    let line = line_of(d, "worker", "\"NotAction\"");
-
-    let (code, out, err) = verify(d, &[]);
-    assert_eq!(code, 1, "{out}{err}");
-    assert!(
-        out.contains(&format!(
-            "`NotAction [iam:*]` in policy ops Statement[0] (line {line})"
-        )),
-        "{out}"
-    );
-    assert!(out.contains("(--format json lists every action)"), "{out}");
     let (code, doc) = verify_json(d, &[]);
     assert_eq!(code, 1);
-    let added = &doc["added_access"][0];
-    let actions = added["actions"].as_array().unwrap();
-    assert!(actions.len() > 10_000, "{}", actions.len());
-    assert!(actions.contains(&json!("s3:GetObject")));
+    let w = widening(&doc, "worker");
+    assert!(w["added_actions"].as_u64().unwrap() > 10_000, "{w}");
+    assert!(w["added_sample"].as_array().unwrap().len() <= 20);
+    let f = &w["findings"][0];
     assert!(
-        !actions
-            .iter()
-            .any(|a| a.as_str().unwrap().starts_with("iam:"))
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("actions like this); base allowed it nowhere"),
+        "{f}"
     );
-    assert_eq!(added["sources"][0]["kind"], "not-action");
-    assert_eq!(added["sources"][0]["excluded"], json!(["iam:*"]));
-    assert_eq!(added["sources"][0]["line"], line);
 }
 
 #[test]
@@ -342,7 +395,7 @@ fn a_new_statement_policy_or_role_fails() {
     w["dynamo"] = json!({"Statement": [{"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": "*"}]});
     write_role(d, "web", &w);
     commit(d, "policy");
-    // A new role file.
+    // A new role file, and a renamed one.
     branch(d, "new-role");
     write_role(
         d,
@@ -350,84 +403,43 @@ fn a_new_statement_policy_or_role_fails() {
         &json!({"run": {"Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]}}),
     );
     commit(d, "role");
+    branch(d, "renamed");
+    git(d, &["mv", &role_path("old"), &role_path("older")]);
+    commit(d, "rename");
 
-    for (head, role, action, source) in [
-        (
-            "pr",
-            "web",
-            "kms:Decrypt",
-            "`kms:Decrypt` in policy extra Statement[1]",
-        ),
-        (
-            "new-policy",
-            "web",
-            "dynamodb:GetItem",
-            "`dynamodb:GetItem` in policy dynamo Statement[0]",
-        ),
-        (
-            "new-role",
-            "batch",
-            "lambda:InvokeFunction",
-            "`lambda:InvokeFunction` in policy run Statement[0]",
-        ),
+    for (head, role, action, new_role) in [
+        ("pr", "web", "kms:Decrypt", false),
+        ("new-policy", "web", "dynamodb:GetItem", false),
+        ("new-role", "batch", "lambda:InvokeFunction", true),
+        ("renamed", "older", "sns:Publish", true),
     ] {
-        let (code, out, err) = verify(d, &["--head", head]);
-        assert_eq!(code, 1, "{head}: {out}{err}");
-        assert!(
-            out.contains(&format!("+ {action}  via {source}")),
-            "{head}: {out}"
-        );
-        let (_, doc) = verify_json(d, &["--head", head]);
-        let added = &doc["added_access"][0];
-        assert_eq!(added["role"], role, "{head}");
-        assert_eq!(added["actions"], json!([action]), "{head}");
-        assert_eq!(added["new_role"], head == "new-role", "{head}");
+        let (code, doc) = verify_json(d, &["--head", head]);
+        assert_eq!(code, 1, "{head}: {doc}");
+        let w = widening(&doc, role);
+        assert_eq!(w["added_sample"], json!([action]), "{head}");
+        assert_eq!(w["new_role"], new_role, "{head}");
+        assert_eq!(w["findings"][0]["request"]["action"], action, "{head}");
     }
     let (_, out, _) = verify(d, &["--head", "new-role"]);
     assert!(
-        out.contains(&format!("role {ACCT}/batch (new role) gains 1 action")),
+        out.contains(&format!("role {ACCT}/batch (new role) gains access")),
         "{out}"
     );
 }
 
 #[test]
-fn an_unknown_action_counts_as_added_unless_the_base_covered_it() {
+fn an_unknown_action_is_new_unless_a_base_entry_matches_it() {
     let dir = setup();
     let d = dir.path();
     let mut w = web();
-    w["app"]["Statement"][0]["Action"] = json!([
-        "s3:GetObject",
-        "s3:ListBucket",
-        "s3:GetObjectFromTheFuture",
-        "ec2:DescribeFutureThings"
-    ]);
-    w["extra"]["Statement"][0]["Action"] = json!("ec2:Describe*");
-    write_role(d, "web", &w);
-    commit(d, "unknown actions");
-    let (code, doc) = verify_json(d, &[]);
-    assert_eq!(code, 1);
-    let added = &doc["added_access"][0];
-    // ec2:DescribeFutureThings is covered by ec2:Describe* at head but not at base: added, as is
-    // every other ec2:Describe* action.
-    let actions: Vec<&str> = added["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    w["app"]["Statement"][0]["Action"] =
+        json!(["s3:GetObject", "s3:ListBucket", "s3:GetObjectFromTheFuture"]);
+    let (code, out) = web_pr(d, "unknown", &w);
+    assert_eq!(code, 1, "{out}");
     assert!(
-        actions.contains(&"s3:GetObjectFromTheFuture"),
-        "{actions:?}"
+        out.contains("head allows s3:getobjectfromthefuture on *; base allowed it nowhere (s3:getobjectfromthefuture is not in the catalog)"),
+        "{out}"
     );
-    assert!(actions.contains(&"ec2:DescribeFutureThings"), "{actions:?}");
-    assert!(actions.contains(&"ec2:DescribeVpcs"), "{actions:?}");
-    let unknown: Vec<&Value> = added["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["kind"] == "unknown")
-        .collect();
-    assert_eq!(unknown.len(), 2);
 
     // Once the base has s3:*, a new unknown s3 action adds nothing.
     branch(d, "s3-star");
@@ -437,13 +449,10 @@ fn an_unknown_action_counts_as_added_unless_the_base_covered_it() {
     commit(d, "s3:*");
     git(d, &["checkout", "-q", "main"]);
     git(d, &["merge", "-q", "--ff-only", "s3-star"]);
-    branch(d, "future");
     let mut w = web();
     w["app"]["Statement"][0]["Action"] = json!(["s3:*", "s3:GetObjectFromTheFuture"]);
-    write_role(d, "web", &w);
-    commit(d, "future");
-    let (code, out, err) = verify(d, &[]);
-    assert_eq!(code, 0, "{out}{err}");
+    let (code, out) = web_pr(d, "future", &w);
+    assert_eq!(code, 0, "{out}");
 }
 
 #[test]
@@ -478,31 +487,15 @@ fn malformed_files_fail_with_file_and_line() {
         "{out}"
     );
 
-    // Valid JSON that is not a valid policy: the line of the policy.
-    branch(d, "bad-effect");
-    let mut w = web();
-    w["extra"]["Statement"][0]["Effect"] = json!("Maybe");
-    write_role(d, "web", &w);
-    commit(d, "effect");
-    let line = line_of(d, "web", "\"extra\"");
-    let (code, out, _) = verify(d, &["--head", "bad-effect"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains(&format!(
-            "{}:{line}: policy \"extra\": Statement[0].Effect: must be \"Allow\" or \"Deny\"",
-            role_path("web")
-        )),
-        "{out}"
-    );
-
     // Over the size limit (IAM's, and a lower one from repokid.toml).
     branch(d, "big");
     let actions: Vec<String> = (0..700).map(|i| format!("s3:GetObject{i:04}")).collect();
-    write_role(
-        d,
-        "worker",
-        &json!({"ops": {"Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRoles"], "Resource": "*"}, {"Effect": "Deny", "Action": actions, "Resource": "*"}]}}),
-    );
+    let mut big = worker();
+    big["ops"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Deny", "Action": actions, "Resource": "*"}));
+    write_role(d, "worker", &big);
     commit(d, "big");
     let (code, out, _) = verify(d, &["--head", "big"]);
     assert_eq!(code, 1, "{out}");
@@ -517,11 +510,7 @@ fn malformed_files_fail_with_file_and_line() {
             .contains(&format!("are {size} characters")),
         "{doc}"
     );
-    assert_eq!(
-        doc["added_access"],
-        json!([]),
-        "Deny statements grant nothing"
-    );
+    assert_eq!(doc["widenings"], json!([]), "a new Deny grants nothing");
     let config = d.join("small.toml");
     std::fs::write(&config, "[engine]\nsize-limit = 100\n").unwrap();
     let config = config.display().to_string();
@@ -540,7 +529,11 @@ fn malformed_files_fail_with_file_and_line() {
     write_text(d, "policies/README.md", "hello\n");
     write_text(d, &format!("policies/{ACCT}/notes.txt"), "x\n");
     write_text(d, "policies/1234/web.json", "{}\n");
-    write_role(d, "odd", &json!({"bad name": {"Statement": []}}));
+    write_role(
+        d,
+        "odd",
+        &json!({"bad name": {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}}),
+    );
     commit(d, "stray files");
     let (code, out, _) = verify(d, &["--head", "stray"]);
     assert_eq!(code, 1, "{out}");
@@ -560,6 +553,230 @@ fn malformed_files_fail_with_file_and_line() {
     );
 }
 
+/// Each document IAM itself rejects fails verify, at the line of the offending element.
+#[test]
+fn documents_iam_rejects_fail_with_file_and_line() {
+    let dir = setup();
+    let d = dir.path();
+    let good =
+        || json!({"Sid": "Ok", "Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"});
+    let with = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut s = good();
+        f(s.as_object_mut().unwrap());
+        json!({"Version": "2012-10-17", "Statement": [s]})
+    };
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "version",
+            json!({"Version": "2012-10-18", "Statement": [good()]}),
+            "\"Version\"",
+            "Version",
+        ),
+        (
+            "unknown-top-key",
+            json!({"Version": "2012-10-17", "Statment": [good()], "Statement": [good()]}),
+            "\"Statment\"",
+            "Statment",
+        ),
+        (
+            "empty-statement",
+            json!({"Version": "2012-10-17", "Statement": []}),
+            "\"Statement\"",
+            "Statement",
+        ),
+        (
+            "effect-case",
+            with(&|s| {
+                s.insert("Effect".into(), json!("deny"));
+            }),
+            "\"Effect\"",
+            "Effect",
+        ),
+        (
+            "no-resource",
+            with(&|s| {
+                s.remove("Resource");
+            }),
+            "STATEMENT",
+            "Resource",
+        ),
+        (
+            "principal",
+            with(&|s| {
+                s.insert("Principal".into(), json!({"AWS": "*"}));
+            }),
+            "\"Principal\"",
+            "Principal",
+        ),
+        (
+            "unknown-statement-key",
+            with(&|s| {
+                s.insert("Resources".into(), json!("*"));
+            }),
+            "\"Resources\"",
+            "Resources",
+        ),
+        (
+            "both-action-keys",
+            with(&|s| {
+                s.insert("NotAction".into(), json!("iam:*"));
+            }),
+            "STATEMENT",
+            "NotAction",
+        ),
+        (
+            "sid-characters",
+            with(&|s| {
+                s.insert("Sid".into(), json!("no spaces"));
+            }),
+            "\"Sid\"",
+            "Sid",
+        ),
+        (
+            "operator",
+            with(&|s| {
+                s.insert(
+                    "Condition".into(),
+                    json!({"StringEqualz": {"aws:username": "x"}}),
+                );
+            }),
+            "\"StringEqualz\"",
+            "StringEqualz",
+        ),
+        (
+            "action-format",
+            with(&|s| {
+                s.insert("Action".into(), json!(["s3:DeleteObject", "DeleteBucket"]));
+            }),
+            "\"DeleteBucket\"",
+            "DeleteBucket",
+        ),
+        (
+            "resource-format",
+            with(&|s| {
+                s.insert("Resource".into(), json!("bucket/*"));
+            }),
+            "\"bucket/*\"",
+            "bucket/*",
+        ),
+    ];
+    for (name, doc, needle, mentions) in cases {
+        branch(d, name);
+        let mut w = worker();
+        w["guard"] = doc;
+        write_role(d, "worker", &w);
+        commit(d, name);
+        // The needle's first line within the new policy; STATEMENT: the statement's own line,
+        // for a key that is missing or too many.
+        let text = std::fs::read_to_string(d.join(role_path("worker"))).unwrap();
+        let from = line_of(d, "worker", "\"guard\"");
+        let (needle, delta) = match needle {
+            "STATEMENT" => ("\"Sid\"", 1),
+            n => (n, 0),
+        };
+        let line = from - delta
+            + text
+                .lines()
+                .skip(from - 1)
+                .position(|l| l.contains(needle))
+                .unwrap();
+        let (code, doc) = verify_json(d, &[]);
+        assert_eq!(code, 1, "{name}: {doc}");
+        let errors = doc["errors"].as_array().unwrap();
+        assert!(
+            errors.iter().any(|e| e["file"] == role_path("worker")
+                && e["line"] == line
+                && e["message"].as_str().unwrap().contains(mentions)),
+            "{name}: want line {line} mentioning {mentions}: {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_symlinked_policy_store_is_refused() {
+    let dir = setup();
+    let d = dir.path();
+    // Move the policies elsewhere and link to them: every role file looks deleted.
+    git(d, &["mv", "policies", "elsewhere"]);
+    std::os::unix::fs::symlink("elsewhere", d.join("policies")).unwrap();
+    commit(d, "link");
+    let (code, out, err) = verify(d, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("policies: is a symbolic link at head; the policy store must be a directory"),
+        "{out}"
+    );
+    // A symlinked role file, and a directory named like one.
+    branch(d, "file-link");
+    std::fs::remove_file(d.join(role_path("web"))).unwrap();
+    std::os::unix::fs::symlink("worker.json", d.join(role_path("web"))).unwrap();
+    std::fs::create_dir_all(d.join(role_path("dir")).join("x")).unwrap();
+    write_text(d, &format!("{}/x/y", role_path("dir")), "{}\n");
+    commit(d, "file link");
+    let (code, out, _) = verify(d, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}: is a symbolic link; a role file must be a regular file",
+            role_path("web")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{}/x/y: not a role file", role_path("dir"))),
+        "{out}"
+    );
+}
+
+#[test]
+fn access_recorded_by_a_sync_commit_is_said_to_be_live_state() {
+    let dir = setup();
+    let d = dir.path();
+    // The nightly job: a sync commit recording an out-of-band change, then the proposal, which
+    // removes something else.
+    let mut live = worker();
+    live["ops"]["Statement"][0]["Action"] =
+        json!(["iam:GetRole", "iam:ListRoles", "iam:ListUsers"]);
+    write_role(d, "worker", &live);
+    git(d, &["add", "-A"]);
+    git(
+        d,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            &format!("Sync {ACCT}\n\nRepokid-Action: sync\nRepokid-Account: {ACCT}"),
+        ],
+    );
+    let mut proposal = live.clone();
+    proposal["ops"]["Statement"][0]["Action"] = json!(["iam:GetRole", "iam:ListUsers"]);
+    write_role(d, "worker", &proposal);
+    commit(d, "Repo");
+    let (code, out, err) = verify(d, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    let sync = git(d, &["rev-parse", "HEAD~1"]);
+    assert!(
+        out.contains(&format!(
+            "recorded by sync commit {:.10}: live state already in IAM",
+            sync.trim()
+        )),
+        "{out}"
+    );
+    let (code, doc) = verify_json(d, &["--labels", "repokid:adds-access"]);
+    assert_eq!(code, 0);
+    let w = widening(&doc, "worker");
+    assert_eq!(w["origin"], json!({"kind": "sync", "commit": sync.trim()}));
+
+    // If the proposal commit itself adds access, it is the pull request's own change.
+    let mut worse = proposal.clone();
+    worse["ops"]["Statement"][0]["Action"] =
+        json!(["iam:GetRole", "iam:ListUsers", "iam:PassRole"]);
+    write_role(d, "worker", &worse);
+    commit(d, "sneaky");
+    let (_, doc) = verify_json(d, &[]);
+    assert_eq!(widening(&doc, "worker")["origin"]["kind"], "change");
+}
+
 #[test]
 fn the_label_lets_an_adding_pr_pass() {
     let dir = setup();
@@ -572,10 +789,10 @@ fn the_label_lets_an_adding_pr_pass() {
     let (code, out, _) = verify(d, &["--labels", "docs,repokid:adds-access"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("PASS with label \"repokid:adds-access\": 1 role adds access"),
+        out.contains("PASS with label \"repokid:adds-access\": 1 role gains access"),
         "{out}"
     );
-    assert!(out.contains("+ s3:PutObject"), "{out}");
+    assert!(out.contains("head allows s3:PutObject"), "{out}");
     let (code, _, _) = verify(d, &["--labels", "docs"]);
     assert_eq!(code, 1);
     let (code, _, _) = verify(
@@ -682,7 +899,7 @@ fn github_actions_mode_annotates_and_writes_a_summary() {
         "{\n  \"ops\": {\"Statement\": []},\n}\n",
     );
     commit(d, "add and break");
-    let line = line_of(d, "web", "\"s3:PutObject\"");
+    let line = line_of(d, "web", "\"Sid\": \"Read\"") - 1;
 
     let other = tempfile::tempdir().unwrap();
     let summary = other.path().join("summary.md");
@@ -703,7 +920,7 @@ fn github_actions_mode_annotates_and_writes_a_summary() {
     );
     assert!(
         out.contains(&format!(
-            "::error file={web_file},line={line},title=repokid verify%3A adds access::role {ACCT}/web gains 1 action via `s3:PutObject` in policy app Statement[0]"
+            "::error file={web_file},line={line},title=repokid verify%3A adds access::role {ACCT}/web: head allows s3:PutObject on *; base allowed it nowhere"
         )),
         "{out}"
     );
@@ -718,13 +935,13 @@ fn github_actions_mode_annotates_and_writes_a_summary() {
     );
     assert!(
         md.contains(&format!(
-            "| `{web_file}` | adds-access | gains 1 action<br>`s3:PutObject` in policy app Statement[0] (Sid \"Read\") (line {line}): `s3:PutObject` |"
+            "| `{web_file}` | adds-access | role {ACCT}/web gains access: 1 finding; 1 action it had nowhere before (s3:PutObject)<br>line {line}: head allows s3:PutObject on *; base allowed it nowhere |"
         )),
         "{md}"
     );
     assert!(
         md.contains(
-            "FAIL: 1 problem; 1 role adds access without the label \"repokid:adds-access\""
+            "FAIL: 1 problem; 1 role gains access without the label \"repokid:adds-access\""
         ),
         "{md}"
     );

@@ -1,7 +1,6 @@
 //! `repokid verify`: the check every pull request runs — every changed policy file is valid, and
 //! nothing grants more than the base did unless the pull request carries the allow label.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
@@ -10,22 +9,23 @@ use serde_json::{Value, json};
 
 use super::inputs::open_store;
 use super::{Ctx, Format, gha};
-use crate::verify::{AddedAccess, FileReport, Source, SourceKind, VerifyReport, verify};
+use crate::verify::{FileReport, Origin, VerifyReport, Widening, verify};
 
 /// The default allow label.
 const DEFAULT_LABEL: &str = "repokid:adds-access";
 
-/// Up to this many added actions, the human output lists a role's actions one per line; beyond,
-/// it lists them by entry (the JSON output always lists them all).
-const LIST_LIMIT: usize = 50;
-/// How many actions an annotation or a per-entry line names before summarising.
-const ANNOTATION_LIST_LIMIT: usize = 10;
+/// How many added action names a line shows before summarising.
+const LIST_LIMIT: usize = 10;
 
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 when every changed file under policies/ is valid and no \
-    role gains an action (or the pull request carries the allow label); 1 otherwise.\n\n\
+    after_help = "What is proved: for every changed role, every request (action, resource, \
+    request context) the head's policies allow was allowed at the merge base, and every request \
+    the merge base's Deny statements denied is still denied, under IAM's evaluation logic \
+    (docs/reviewing.md). What cannot be proved fails, with an example request.\n\n\
+    Exit status: 0 when every changed file under policies/ is valid and no role gains access \
+    (or the pull request carries the allow label); 1 otherwise.\n\n\
     Examples:\n  \
     repokid verify --base origin/main\n  \
     repokid verify --base origin/main --labels repokid:adds-access --format json\n\n\
@@ -148,7 +148,7 @@ pub fn run(a: &VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
     match ctx.format {
         Format::Json => {
             let doc = json!({
-                "version": 1,
+                "version": 2,
                 "verdict": verdict.as_str(),
                 "valid": report.is_valid(),
                 "adds_access": report.adds_access(),
@@ -165,7 +165,7 @@ pub fn run(a: &VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
                 "size_limit": report.size_limit,
                 "files": report.files.iter().map(file_json).collect::<Vec<_>>(),
                 "errors": report.problems().collect::<Vec<_>>(),
-                "added_access": report.added_access().collect::<Vec<_>>(),
+                "widenings": report.widenings().collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
@@ -187,15 +187,15 @@ pub fn run(a: &VerifyArgs, ctx: &Ctx) -> Result<ExitCode> {
 fn status(f: &FileReport) -> &'static str {
     if !f.errors.is_empty() {
         "invalid"
-    } else if f.added.is_some() {
+    } else if f.widening.is_some() {
         "adds-access"
     } else {
         "ok"
     }
 }
 
-/// A file's entry in the JSON output; its problems and added access are in `errors` and
-/// `added_access`.
+/// A file's entry in the JSON output; its problems and widening are in `errors` and
+/// `widenings`.
 fn file_json(f: &FileReport) -> Value {
     json!({
         "path": f.path,
@@ -205,7 +205,6 @@ fn file_json(f: &FileReport) -> Value {
         "size": f.size,
         "status": status(f),
         "notes": f.notes,
-        "wildcards": f.wildcards,
     })
 }
 
@@ -213,38 +212,52 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `a, b, c (and 7 more)`.
-fn list(items: &[String], limit: usize) -> String {
+/// `a, b, c (and 7 more)`, where `total` may exceed the items at hand.
+fn list(items: &[String], total: usize, limit: usize) -> String {
     let shown = items.len().min(limit);
     let mut s = items[..shown].join(", ");
-    if items.len() > shown {
-        let _ = write!(s, " (and {} more)", items.len() - shown);
+    if total > shown {
+        let _ = write!(s, " (and {} more)", total - shown);
     }
     s
 }
 
-fn at_line(line: Option<usize>) -> String {
-    line.map(|l| format!(" (line {l})")).unwrap_or_default()
+/// The headline of a role's widening: `role 1111/web (new role) may gain access: 2 findings, 3
+/// actions it had nowhere before (a, b, c)`.
+fn headline(w: &Widening) -> String {
+    let mut s = format!(
+        "role {}/{}{} gains access: {}",
+        w.account,
+        w.role,
+        if w.new_role { " (new role)" } else { "" },
+        plural(w.findings.len(), "finding", "findings"),
+    );
+    if w.added_actions > 0 {
+        let _ = write!(
+            s,
+            "; {} it had nowhere before ({})",
+            plural(w.added_actions, "action", "actions"),
+            list(&w.added_sample, w.added_actions, LIST_LIMIT)
+        );
+    }
+    s
 }
 
-/// Each added action with the entries it comes from, in the report's order.
-fn by_action(added: &AddedAccess) -> Vec<(&str, Vec<&Source>)> {
-    let mut from: BTreeMap<&str, Vec<&Source>> = BTreeMap::new();
-    for s in &added.sources {
-        for action in &s.added {
-            from.entry(action).or_default().push(s);
-        }
+/// Why a sync-recorded widening is not the pull request's own doing.
+fn origin_note(w: &Widening) -> Option<String> {
+    match &w.origin {
+        Origin::Change => None,
+        Origin::Sync { commit } => Some(format!(
+            "recorded by sync commit {commit:.10}: live state already in IAM (a new account or \
+             an out-of-band change), not a change this pull request makes; check it against IAM \
+             and label to accept (docs/reviewing.md)"
+        )),
     }
-    added
-        .actions
-        .iter()
-        .map(|a| (a.as_str(), from.remove(a.as_str()).unwrap_or_default()))
-        .collect()
 }
 
 fn verdict_line(report: &VerifyReport, verdict: Verdict, label: &str) -> String {
     let problems = report.problems().count();
-    let roles = report.added_access().count();
+    let roles = report.widenings().count();
     match verdict {
         Verdict::Pass => format!(
             "PASS: {} valid, no access added",
@@ -252,7 +265,7 @@ fn verdict_line(report: &VerifyReport, verdict: Verdict, label: &str) -> String 
         ),
         Verdict::PassWithLabel => format!(
             "PASS with label {label:?}: {} access",
-            plural(roles, "role adds", "roles add")
+            plural(roles, "role gains", "roles gain")
         ),
         Verdict::Fail => {
             let mut parts = Vec::new();
@@ -262,12 +275,16 @@ fn verdict_line(report: &VerifyReport, verdict: Verdict, label: &str) -> String 
             if roles > 0 {
                 parts.push(format!(
                     "{} access without the label {label:?}",
-                    plural(roles, "role adds", "roles add")
+                    plural(roles, "role gains", "roles gain")
                 ));
             }
             format!("FAIL: {}", parts.join("; "))
         }
     }
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!("line {l}: ")).unwrap_or_default()
 }
 
 fn human(report: &VerifyReport, verdict: Verdict, label: &str) -> String {
@@ -285,64 +302,23 @@ fn human(report: &VerifyReport, verdict: Verdict, label: &str) -> String {
             "changed policy files"
         )
     );
+    for p in &report.errors {
+        let _ = writeln!(out, "{p}");
+    }
     for f in &report.files {
         for p in &f.errors {
             let _ = writeln!(out, "{p}");
         }
-        if let Some(added) = &f.added {
-            let _ = writeln!(
-                out,
-                "{}: role {}/{}{} gains {}",
-                f.path,
-                added.account,
-                added.role,
-                if added.new_role { " (new role)" } else { "" },
-                plural(added.actions.len(), "action", "actions")
-            );
-            if added.actions.len() <= LIST_LIMIT {
-                // Each action with every entry that grants it.
-                let rows = by_action(added);
-                let width = rows.iter().map(|(a, _)| a.len()).max().unwrap_or(0);
-                for (action, sources) in &rows {
-                    let via: Vec<String> = sources
-                        .iter()
-                        .map(|s| format!("{}{}", s.describe(), at_line(s.line)))
-                        .collect();
-                    let _ = writeln!(out, "  + {action:<width$}  via {}", via.join("; "));
-                }
-            } else {
-                // Too many to list one per line: by entry, the first few of each.
-                for s in &added.sources {
-                    let _ = writeln!(
-                        out,
-                        "  + {} via {}{}: {}",
-                        plural(s.added.len(), "action", "actions"),
-                        s.describe(),
-                        at_line(s.line),
-                        list(&s.added, ANNOTATION_LIST_LIMIT)
-                    );
-                }
-                let _ = writeln!(out, "  (--format json lists every action)");
+        if let Some(w) = &f.widening {
+            let _ = writeln!(out, "{}: {}", f.path, headline(w));
+            for pf in &w.findings {
+                let _ = writeln!(out, "  {}{}", at_line(pf.line), pf.finding.message);
+            }
+            if let Some(note) = origin_note(w) {
+                let _ = writeln!(out, "  {note}");
             }
         } else if f.errors.is_empty() {
             let _ = writeln!(out, "{}: OK ({})", f.path, f.change.as_str());
-        }
-        for w in f.wildcards.iter().filter(|w| w.widens) {
-            let what = if w.entry == "NotAction" {
-                "NotAction statement".to_string()
-            } else {
-                format!("wildcard `{}`", w.entry)
-            };
-            let _ = writeln!(
-                out,
-                "  {what} in policy {} Statement[{}]{} expands to {}, {} beyond what the role was \
-                 granted at the merge base",
-                w.policy,
-                w.statement,
-                at_line(w.line),
-                plural(w.expands_to, "action", "actions"),
-                w.beyond_base
-            );
         }
         for n in &f.notes {
             let _ = writeln!(out, "  note: {} {n}", f.path);
@@ -358,44 +334,12 @@ fn human(report: &VerifyReport, verdict: Verdict, label: &str) -> String {
     out
 }
 
-/// An annotation placed at a line (and column) of `file`.
-fn annotation_at(
-    level: &str,
-    file: &str,
-    line: Option<usize>,
-    column: Option<usize>,
-    title: &str,
-    message: &str,
-) -> String {
-    gha::annotation_at(level, Some(file), line, column, title, message)
-}
-
-fn source_message(added: &AddedAccess, s: &Source) -> String {
-    let mut m = format!(
-        "role {}/{} gains {} via {}: {}",
-        added.account,
-        added.role,
-        plural(s.added.len(), "action", "actions"),
-        s.describe(),
-        list(&s.added, ANNOTATION_LIST_LIMIT)
-    );
-    if matches!(s.kind, SourceKind::Wildcard | SourceKind::NotAction) {
-        let _ = write!(
-            m,
-            ". It expands to {}, {} beyond what the role was granted at the merge base.",
-            plural(s.expands_to, "action", "actions"),
-            s.added.len()
-        );
-    }
-    m
-}
-
 fn annotations(report: &VerifyReport, labelled: bool) -> Vec<String> {
     let mut out = Vec::new();
     for p in report.problems() {
-        out.push(annotation_at(
+        out.push(gha::annotation_at(
             "error",
-            &p.file,
+            Some(&p.file),
             p.line,
             p.column,
             "repokid verify: invalid policy file",
@@ -403,15 +347,23 @@ fn annotations(report: &VerifyReport, labelled: bool) -> Vec<String> {
         ));
     }
     let level = if labelled { "warning" } else { "error" };
-    for added in report.added_access() {
-        for s in &added.sources {
-            out.push(annotation_at(
+    for w in report.widenings() {
+        let title = match w.origin {
+            Origin::Change => "repokid verify: adds access",
+            Origin::Sync { .. } => "repokid verify: access recorded by a sync commit",
+        };
+        for pf in &w.findings {
+            let mut message = format!("role {}/{}: {}", w.account, w.role, pf.finding.message);
+            if let Some(note) = origin_note(w) {
+                let _ = write!(message, ". {note}");
+            }
+            out.push(gha::annotation_at(
                 level,
-                &added.file,
-                s.line,
+                Some(&w.file),
+                pf.line,
                 None,
-                "repokid verify: adds access",
-                &source_message(added, s),
+                title,
+                &message,
             ));
         }
     }
@@ -444,6 +396,9 @@ fn summary(report: &VerifyReport, verdict: Verdict, label: &str) -> String {
             "changed policy files"
         )
     );
+    for p in &report.errors {
+        let _ = writeln!(md, "- `{}`: {}", p.file, cell(&p.message));
+    }
     if !report.files.is_empty() {
         md.push_str("| File | Result | Details |\n|---|---|---|\n");
     }
@@ -451,25 +406,15 @@ fn summary(report: &VerifyReport, verdict: Verdict, label: &str) -> String {
         let mut details: Vec<String> = f
             .errors
             .iter()
-            .map(|p| {
-                let place = p.line.map(|l| format!("line {l}: ")).unwrap_or_default();
-                cell(&format!("{place}{}", p.message))
-            })
+            .map(|p| cell(&format!("{}{}", at_line(p.line), p.message)))
             .collect();
-        if let Some(added) = &f.added {
-            details.push(format!(
-                "gains {}{}",
-                plural(added.actions.len(), "action", "actions"),
-                if added.new_role { " (new role)" } else { "" }
-            ));
-            for s in &added.sources {
-                let code: Vec<String> = s.added.iter().map(|a| format!("`{a}`")).collect();
-                details.push(cell(&format!(
-                    "{}{}: {}",
-                    s.describe(),
-                    at_line(s.line),
-                    list(&code, ANNOTATION_LIST_LIMIT)
-                )));
+        if let Some(w) = &f.widening {
+            details.push(cell(&headline(w)));
+            for pf in &w.findings {
+                details.push(cell(&format!("{}{}", at_line(pf.line), pf.finding.message)));
+            }
+            if let Some(note) = origin_note(w) {
+                details.push(cell(&note));
             }
         }
         if details.is_empty() {
@@ -499,21 +444,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn annotations_carry_line_and_column() {
-        assert_eq!(
-            annotation_at("error", "policies/1/a.json", Some(4), Some(3), "t: x", "m"),
-            "::error file=policies/1/a.json,line=4,col=3,title=t%3A x::m"
-        );
-        assert_eq!(
-            annotation_at("error", "p,q.json", None, None, "t", "m"),
-            "::error file=p%2Cq.json,title=t::m"
-        );
-    }
-
-    #[test]
     fn lists_are_capped() {
         let items: Vec<String> = (0..5).map(|i| i.to_string()).collect();
-        assert_eq!(list(&items, 3), "0, 1, 2 (and 2 more)");
-        assert_eq!(list(&items, 9), "0, 1, 2, 3, 4");
+        assert_eq!(list(&items, 5, 3), "0, 1, 2 (and 2 more)");
+        assert_eq!(list(&items, 5, 9), "0, 1, 2, 3, 4");
+        assert_eq!(list(&items, 40, 9), "0, 1, 2, 3, 4 (and 35 more)");
     }
 }

@@ -321,6 +321,11 @@ impl PolicyDocument {
         self.version() == Some("2012-10-17")
     }
 
+    /// Whether `Statement` is written as one object rather than an array.
+    pub fn is_single_statement(&self) -> bool {
+        self.single_statement
+    }
+
     /// The statements in order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements

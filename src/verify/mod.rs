@@ -1,49 +1,46 @@
-//! The check every pull request runs: are the changed policy files valid, and do they grant
-//! anything the base did not?
+//! The check every pull request runs: are the changed policy files what IAM accepts, and is it
+//! proved that no role gains access?
 //!
 //! [`verify`] compares the head revision of a pull request with the **merge base** of the head and
 //! the base branch (as `git diff base...head` does), so commits that land on the base branch
 //! after the pull request was opened do not count. For every file under `policies/` that differs:
 //!
-//! * **Validity** — the path is `policies/<12-digit account>/<RoleName>.json` and a regular file;
-//!   the content is UTF-8 JSON that parses strictly (duplicate keys are errors; syntax errors name
-//!   the line and column); it is an object of valid policy names → documents the policy model
-//!   accepts; and the role's inline size (IAM's rule, whitespace excluded) is within the limit.
-//! * **Added access** — the actions the role's Allow statements grant at head, minus those they
-//!   granted at the merge base, each named with where it comes from: the policy, the statement and
-//!   the entry (`s3:GetObject`, a wildcard such as `s3:Get*`, or `NotAction`). Wildcards and
-//!   `NotAction` are expanded against the [`Catalog`]; an entry the catalog does not know counts
-//!   as added (named as written) unless an entry of the base already covered it.
-//! * **Wildcards** — every wildcard (and `NotAction`) in a changed file is listed with how many
-//!   actions it expands to now and how many of those the role was granted at the merge base; one
-//!   that expands beyond the base grants *widens* the role (and its extra actions are added
-//!   access).
-//!
-//! What is compared is the set of **actions**, deliberately simple and conservative: a statement
-//! grants its actions whatever its `Resource` or `Condition` says, and Deny statements subtract
-//! nothing. Consequently a change that only widens the resources (or loosens the conditions) of an
-//! action the role already had is *not* reported as added access. A new role file grants
-//! everything it lists as added access; deleting a file, a policy, a statement or an action is a
-//! removal and always passes.
+//! * **Validity** — the path is `policies/<12-digit account>/<RoleName>.json` and a regular file
+//!   (and `policies/` itself a directory); the content is UTF-8 JSON that parses strictly
+//!   (duplicate keys are errors); every document follows the grammar IAM enforces on
+//!   identity-based policies ([`crate::engine::grammar`]); policy names are valid; the role's
+//!   inline size (IAM's rule, whitespace excluded) is within the limit. Each error names
+//!   `file:line`.
+//! * **No new access** — [`crate::engine::access::compare`] proves, under IAM's evaluation logic,
+//!   that every request the head's policies allow the merge base's allowed too, and that every
+//!   request the merge base's Deny statements denied stays denied. What it cannot prove is a
+//!   *widening*, explained with one example request. A new role file is compared with nothing;
+//!   deleting a file, a policy, a statement or an action is a removal.
+//! * **Sync commits** — a proposal branch may carry a `Repokid-Action: sync` commit that records
+//!   live state already in IAM (a new account, an out-of-band change). When a role's widening
+//!   disappears once compared with the newest such commit of its account, the report says the
+//!   access was recorded by that commit rather than added by the pull request. It still needs the
+//!   allow label: a trailer is only text anyone can write.
 //!
 //! Reads go through the [`PolicyStore`]'s repository (objects only, never the working tree);
 //! nothing here prints.
 
+mod file;
+mod locate;
+
 use std::collections::BTreeMap;
 
-use git2::{Delta, DiffOptions, ErrorCode, FileMode, ObjectType, Oid, Repository, Tree};
+use git2::{Delta, DiffOptions, ErrorCode, Oid, Repository, Sort, Tree};
 use serde::Serialize;
 
-use crate::engine::catalog::{Catalog, Expansion};
-use crate::engine::glob::{glob_match, has_wildcard};
-use crate::engine::grants::analyze;
-use crate::engine::json::parse_strict;
-use crate::engine::policy::{
-    ActionKind, Effect, PolicyError, PolicyMap, inline_size, policy_map_from_value,
-};
-use crate::store::POLICIES_DIR;
-use crate::store::git::PolicyStore;
-use crate::store::names::{validate_account_id, validate_policy_name, validate_role_name};
+use self::file::{Entry, check_head, entry, parse_role_path, problem, read_side, statement_path};
+use self::locate::LineIndex;
+use crate::engine::access::{Comparison, Finding, FindingKind, compare};
+use crate::engine::catalog::Catalog;
+use crate::engine::grammar::PathSeg;
+use crate::engine::policy::PolicyMap;
+use crate::store::git::{PolicyStore, commit_action};
+use crate::store::{Action, POLICIES_DIR};
 
 /// Everything [`verify`] found.
 #[derive(Debug, Clone, Serialize)]
@@ -58,19 +55,23 @@ pub struct VerifyReport {
     pub head_commit: String,
     /// The inline size limit the files were checked against.
     pub size_limit: usize,
+    /// Problems with the policy store as a whole (e.g. `policies` is not a directory).
+    pub errors: Vec<Problem>,
     /// Every changed file under `policies/`, sorted by path.
     pub files: Vec<FileReport>,
 }
 
 impl VerifyReport {
-    /// Every problem of every file, in file order.
+    /// Every problem, the store's first, then each file's in file order.
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
-        self.files.iter().flat_map(|f| f.errors.iter())
+        self.errors
+            .iter()
+            .chain(self.files.iter().flat_map(|f| f.errors.iter()))
     }
 
-    /// Every role that gains access, in file order.
-    pub fn added_access(&self) -> impl Iterator<Item = &AddedAccess> {
-        self.files.iter().filter_map(|f| f.added.as_ref())
+    /// Every role that gains access (or could not be proved not to), in file order.
+    pub fn widenings(&self) -> impl Iterator<Item = &Widening> {
+        self.files.iter().filter_map(|f| f.widening.as_ref())
     }
 
     /// Whether every changed file is valid.
@@ -80,7 +81,7 @@ impl VerifyReport {
 
     /// Whether any role gains access.
     pub fn adds_access(&self) -> bool {
-        self.added_access().next().is_some()
+        self.widenings().next().is_some()
     }
 }
 
@@ -123,18 +124,16 @@ pub struct FileReport {
     /// What is wrong with the file at head; empty when it is valid.
     pub errors: Vec<Problem>,
     /// Remarks that are not errors (a base version that did not parse, so everything counts as
-    /// added).
+    /// new).
     pub notes: Vec<String>,
-    /// The access the role gains, `None` when it gains none.
-    pub added: Option<AddedAccess>,
-    /// Every wildcard and `NotAction` of the file's Allow statements at head.
-    pub wildcards: Vec<WildcardUse>,
+    /// The access the role gains, `None` when it is proved to gain none.
+    pub widening: Option<Widening>,
 }
 
 impl FileReport {
-    /// Whether the file is valid and adds nothing.
+    /// Whether the file is valid and proved to add nothing.
     pub fn is_ok(&self) -> bool {
-        self.errors.is_empty() && self.added.is_none()
+        self.errors.is_empty() && self.widening.is_none()
     }
 }
 
@@ -165,9 +164,34 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// The access one role gains.
+/// Where a role's widening comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Origin {
+    /// The pull request's own changes.
+    Change,
+    /// A sync commit of the pull request recorded it as live state already in IAM: compared with
+    /// that commit, the head adds nothing.
+    Sync {
+        /// The sync commit.
+        commit: String,
+    },
+}
+
+/// A finding placed in the head file.
 #[derive(Debug, Clone, Serialize)]
-pub struct AddedAccess {
+pub struct PlacedFinding {
+    /// What was not proved.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// 1-based line in the head file: the statement for an Allow, the policy for a Deny that is
+    /// gone or changed (none when the policy is gone).
+    pub line: Option<usize>,
+}
+
+/// The access one role gains, or could not be proved not to gain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Widening {
     /// The role's file.
     pub file: String,
     /// The account.
@@ -176,92 +200,14 @@ pub struct AddedAccess {
     pub role: String,
     /// Whether the role file is new (absent at the merge base).
     pub new_role: bool,
-    /// Every action granted at head but not at the merge base, sorted case-insensitively:
-    /// catalog names, then entries the catalog does not know, as written.
-    pub actions: Vec<String>,
-    /// Where they come from: each entry at head that grants something new, in policy and
-    /// statement order. An action granted by several entries is listed under each.
-    pub sources: Vec<Source>,
-}
-
-/// What kind of entry grants an added action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    /// An exact action in `Action`.
-    Action,
-    /// A wildcard in `Action` (`s3:Get*`).
-    Wildcard,
-    /// A `NotAction` statement: everything but the listed actions.
-    NotAction,
-    /// An `Action` entry the catalog does not know.
-    Unknown,
-}
-
-/// One entry at head that grants actions the role did not have at the merge base.
-#[derive(Debug, Clone, Serialize)]
-pub struct Source {
-    /// Policy name.
-    pub policy: String,
-    /// 0-based index of the statement in the policy (as in `Statement[1]`).
-    pub statement: usize,
-    /// The statement's `Sid`, if any.
-    pub sid: Option<String>,
-    /// Kind of entry.
-    pub kind: SourceKind,
-    /// The entry as written; `NotAction` for a NotAction statement.
-    pub entry: String,
-    /// For a NotAction statement: the actions it excludes, as written.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub excluded: Vec<String>,
-    /// 1-based line of the entry in the head file, when found.
-    pub line: Option<usize>,
-    /// How many catalog actions the entry grants now (0 for an unknown entry).
-    pub expands_to: usize,
-    /// The actions it grants that the role did not have, sorted.
-    pub added: Vec<String>,
-}
-
-impl Source {
-    /// `` `s3:Get*` in policy app Statement[1] `` — or for NotAction,
-    /// `` `NotAction [iam:*]` in policy app Statement[1] ``.
-    pub fn describe(&self) -> String {
-        let entry = match self.kind {
-            SourceKind::NotAction => format!("NotAction [{}]", self.excluded.join(", ")),
-            _ => self.entry.clone(),
-        };
-        let sid = self
-            .sid
-            .as_deref()
-            .map(|s| format!(" (Sid {s:?})"))
-            .unwrap_or_default();
-        format!(
-            "`{entry}` in policy {} Statement[{}]{sid}",
-            self.policy, self.statement
-        )
-    }
-}
-
-/// A wildcard (or `NotAction`) of an Allow statement in a changed file, against the role's grants
-/// at the merge base.
-#[derive(Debug, Clone, Serialize)]
-pub struct WildcardUse {
-    /// Policy name.
-    pub policy: String,
-    /// 0-based statement index.
-    pub statement: usize,
-    /// The entry as written; `NotAction` for a NotAction statement.
-    pub entry: String,
-    /// 1-based line in the head file, when found.
-    pub line: Option<usize>,
-    /// How many catalog actions it grants now.
-    pub expands_to: usize,
-    /// How many of those the role was granted at the merge base.
-    pub granted_at_base: usize,
-    /// How many it grants beyond the base grants (`expands_to - granted_at_base`).
-    pub beyond_base: usize,
-    /// Whether it widens the role (`beyond_base > 0`).
-    pub widens: bool,
+    /// Where it comes from.
+    pub origin: Origin,
+    /// What was not proved, each with an example request.
+    pub findings: Vec<PlacedFinding>,
+    /// How many catalog actions the head grants that the merge base granted nowhere.
+    pub added_actions: usize,
+    /// The first of those by name.
+    pub added_sample: Vec<String>,
 }
 
 /// [`verify`] could not run (as opposed to finding problems, which are in the report).
@@ -307,7 +253,7 @@ fn git_err(context: impl Into<String>) -> impl FnOnce(git2::Error) -> VerifyErro
 
 /// Verifies the policy files changed between the merge base of `base` and `head`, and `head`
 /// (both branch, tag, commit or `HEAD`). See the [module documentation](self) for what is
-/// checked. Problems and added access are in the report; an error means the check could not run.
+/// checked. Problems and widenings are in the report; an error means the check could not run.
 pub fn verify(
     store: &PolicyStore,
     base: &str,
@@ -341,17 +287,36 @@ pub fn verify(
             ))(e));
         }
     };
-    let tree_of = |id: Oid| {
-        repo.find_commit(id)
-            .and_then(|c| c.tree())
-            .map_err(git_err(format!("reading the tree of {id}")))
+    let (base_tree, head_tree) = (tree_of(repo, merge_base)?, tree_of(repo, head_id)?);
+    let mut errors = Vec::new();
+    // A `policies` that is a link (or a file) would make every role file look deleted.
+    let kind = match entry(repo, &head_tree, POLICIES_DIR)? {
+        Entry::Other("a directory") | Entry::Missing => None,
+        Entry::Other(kind) => Some(kind),
+        Entry::File(_) => Some("a regular file"),
     };
-    let (base_tree, head_tree) = (tree_of(merge_base)?, tree_of(head_id)?);
-    let changes = changed_paths(repo, &base_tree, &head_tree)?;
-    let mut files = Vec::with_capacity(changes.len());
-    for (path, change) in changes {
+    if let Some(kind) = kind {
+        errors.push(problem(
+            POLICIES_DIR,
+            None,
+            None,
+            format!("is {kind} at head; the policy store must be a directory"),
+        ));
+    }
+    let syncs = sync_commits(repo, merge_base, head_id)?;
+    let mut files = Vec::new();
+    for (path, change) in changed_paths(repo, &base_tree, &head_tree)? {
         files.push(check_file(
-            repo, &base_tree, &head_tree, &path, change, catalog, size_limit,
+            repo,
+            &Trees {
+                base: &base_tree,
+                head: &head_tree,
+            },
+            &path,
+            change,
+            &syncs,
+            catalog,
+            size_limit,
         )?);
     }
     Ok(VerifyReport {
@@ -360,8 +325,46 @@ pub fn verify(
         merge_base: merge_base.to_string(),
         head_commit: head_id.to_string(),
         size_limit,
+        errors,
         files,
     })
+}
+
+fn tree_of(repo: &Repository, id: Oid) -> Result<Tree<'_>, VerifyError> {
+    repo.find_commit(id)
+        .and_then(|c| c.tree())
+        .map_err(git_err(format!("reading the tree of {id}")))
+}
+
+struct Trees<'a, 'r> {
+    base: &'a Tree<'r>,
+    head: &'a Tree<'r>,
+}
+
+/// The sync commits between the merge base and the head, newest first, with their account.
+fn sync_commits(
+    repo: &Repository,
+    merge_base: Oid,
+    head: Oid,
+) -> Result<Vec<(Oid, Option<String>)>, VerifyError> {
+    let mut walk = repo
+        .revwalk()
+        .map_err(git_err("walking the pull request"))?;
+    walk.set_sorting(Sort::TOPOLOGICAL)
+        .and_then(|()| walk.push(head))
+        .and_then(|()| walk.hide(merge_base))
+        .map_err(git_err("walking the pull request"))?;
+    let mut out = Vec::new();
+    for id in walk {
+        let id = id.map_err(git_err("walking the pull request"))?;
+        let commit = repo
+            .find_commit(id)
+            .map_err(git_err(format!("reading commit {id}")))?;
+        if let Some((Action::Sync, account)) = commit_action(&commit) {
+            out.push((id, account));
+        }
+    }
+    Ok(out)
 }
 
 /// The paths under `policies/` that differ between the trees, sorted, with how they changed.
@@ -400,596 +403,100 @@ fn changed_paths(
     Ok(out.into_iter().collect())
 }
 
-/// A role file's account and role, when `path` is `policies/<account>/<RoleName>.json` with both
-/// valid.
-fn parse_role_path(path: &str) -> Result<(String, String), String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let [dir, account, file] = parts.as_slice() else {
-        return Err(format!(
-            "not a role file: files under {POLICIES_DIR}/ must be \
-             {POLICIES_DIR}/<12-digit account>/<RoleName>.json"
-        ));
-    };
-    debug_assert_eq!(*dir, POLICIES_DIR);
-    let Some(role) = file.strip_suffix(".json") else {
-        return Err(format!(
-            "not a role file: files under {POLICIES_DIR}/ must be \
-             {POLICIES_DIR}/<12-digit account>/<RoleName>.json"
-        ));
-    };
-    validate_account_id(account).map_err(|e| e.to_string())?;
-    validate_role_name(role).map_err(|e| e.to_string())?;
-    Ok((account.to_string(), role.to_string()))
-}
-
-/// The content of a regular file at `path` in `tree`; `Ok(None)` when there is none (or it is not
-/// a regular file), with the file mode's description as the error for other kinds.
-fn regular_file(
-    repo: &Repository,
-    tree: &Tree<'_>,
-    path: &str,
-) -> Result<Option<Result<Vec<u8>, &'static str>>, VerifyError> {
-    let entry = match tree.get_path(std::path::Path::new(path)) {
-        Ok(e) => e,
-        Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
-        Err(e) => return Err(git_err(format!("reading {path}"))(e)),
-    };
-    let mode = entry.filemode();
-    let kind = if mode == i32::from(FileMode::Link) {
-        Some("a symbolic link")
-    } else if mode == i32::from(FileMode::Commit) {
-        Some("a submodule")
-    } else if entry.kind() != Some(ObjectType::Blob) {
-        Some("a directory")
-    } else {
-        None
-    };
-    if let Some(kind) = kind {
-        return Ok(Some(Err(kind)));
-    }
-    let blob = repo
-        .find_blob(entry.id())
-        .map_err(git_err(format!("reading {path}")))?;
-    Ok(Some(Ok(blob.content().to_vec())))
-}
-
-fn problem(file: &str, line: Option<usize>, column: Option<usize>, message: String) -> Problem {
-    Problem {
-        file: file.to_string(),
-        line,
-        column,
-        message,
-    }
-}
-
 fn check_file(
     repo: &Repository,
-    base_tree: &Tree<'_>,
-    head_tree: &Tree<'_>,
+    trees: &Trees<'_, '_>,
     path: &str,
     change: Change,
+    syncs: &[(Oid, Option<String>)],
     catalog: &Catalog,
     size_limit: usize,
 ) -> Result<FileReport, VerifyError> {
-    let role_path = parse_role_path(path);
+    let role_path = parse_role_path(path).ok();
     let mut report = FileReport {
         path: path.to_string(),
         change,
-        account: role_path.as_ref().ok().map(|(a, _)| a.clone()),
-        role: role_path.as_ref().ok().map(|(_, r)| r.clone()),
+        account: role_path.as_ref().map(|(a, _)| a.clone()),
+        role: role_path.as_ref().map(|(_, r)| r.clone()),
         size: None,
         errors: Vec::new(),
         notes: Vec::new(),
-        added: None,
-        wildcards: Vec::new(),
+        widening: None,
     };
+    // A deleted file is a removal: the role's inline policies are all deleted.
     if change == Change::Deleted {
         return Ok(report);
     }
-    let (account, role) = match role_path {
-        Ok(x) => x,
-        Err(message) => {
-            report.errors.push(problem(path, None, None, message));
-            return Ok(report);
-        }
+    let Some(parsed) = check_head(repo, trees.head, &mut report, size_limit)? else {
+        return Ok(report);
     };
-    let bytes = match regular_file(repo, head_tree, path)? {
-        Some(Ok(bytes)) => bytes,
-        Some(Err(kind)) => {
-            report.errors.push(problem(
-                path,
-                None,
-                None,
-                format!("is {kind}; a role file must be a regular file"),
-            ));
-            return Ok(report);
-        }
-        // The diff said it is there; a race with nothing to check.
-        None => return Ok(report),
+    let Some((account, role)) = role_path else {
+        return Ok(report);
     };
-    let parsed = match parse_file(path, &bytes) {
-        Ok(p) => p,
-        Err(p) => {
-            report.errors.push(p);
-            return Ok(report);
-        }
-    };
-    let locator = Locator::new(parsed.text);
-    for name in parsed.map.keys() {
-        if let Err(e) = validate_policy_name(name) {
-            report.errors.push(problem(
-                path,
-                locator.policy_line(name),
-                None,
-                e.to_string(),
-            ));
-        }
+    let base = read_side(repo, trees.base, path, &mut report.notes, "the merge base")?;
+    let new_role = base.is_none();
+    let base = base.unwrap_or_default();
+    let comparison = compare(&base, &parsed.map, catalog);
+    if comparison.grants_nothing_new() {
+        return Ok(report);
     }
-    let size = inline_size(&parsed.map);
-    report.size = Some(size);
-    if size > size_limit {
-        report.errors.push(problem(
-            path,
-            None,
-            None,
-            format!(
-                "the role's inline policies are {size} characters (whitespace excluded), over \
-                 the limit of {size_limit}"
-            ),
-        ));
-    }
-
-    // The merge base's version; one that cannot be read grants nothing, so everything counts.
-    let mut new_role = false;
-    let base_map = match regular_file(repo, base_tree, path)? {
-        None => {
-            new_role = true;
-            PolicyMap::new()
-        }
-        Some(Err(kind)) => {
-            report.notes.push(format!(
-                "was {kind} at the merge base; everything it grants counts as added"
-            ));
-            PolicyMap::new()
-        }
-        Some(Ok(old)) => match parse_file(path, &old) {
-            Ok(p) => p.map,
-            Err(p) => {
-                report.notes.push(format!(
-                    "did not parse at the merge base ({}); everything it grants counts as added",
-                    p.message
-                ));
-                PolicyMap::new()
-            }
-        },
-    };
-    let (sources, wildcards) = compare(&base_map, &parsed.map, &locator, catalog);
-    report.wildcards = wildcards;
-    if !sources.is_empty() {
-        let mut actions: Vec<String> = sources
-            .iter()
-            .flat_map(|s| s.added.iter().cloned())
-            .collect();
-        actions.sort_by_cached_key(|a| (a.to_ascii_lowercase(), a.clone()));
-        actions.dedup();
-        report.added = Some(AddedAccess {
-            file: path.to_string(),
-            account,
-            role,
-            new_role,
-            actions,
-            sources,
-        });
-    }
+    let origin = origin(repo, path, &account, &parsed.map, syncs, catalog)?;
+    let index = LineIndex::new(&parsed.text);
+    let Comparison {
+        findings,
+        added_actions,
+        added_sample,
+    } = comparison;
+    let findings = findings
+        .into_iter()
+        .map(|f| {
+            let at = match f.kind {
+                FindingKind::Allow => statement_path(&parsed, &f.policy, f.statement),
+                FindingKind::Deny if parsed.map.contains_key(&f.policy) => {
+                    vec![PathSeg::Key(f.policy.clone())]
+                }
+                FindingKind::Deny => Vec::new(),
+            };
+            let line = if at.is_empty() { None } else { index.line(&at) };
+            PlacedFinding { finding: f, line }
+        })
+        .collect();
+    report.widening = Some(Widening {
+        file: path.to_string(),
+        account,
+        role,
+        new_role,
+        origin,
+        findings,
+        added_actions,
+        added_sample,
+    });
     Ok(report)
 }
 
-struct Parsed<'a> {
-    text: &'a str,
-    map: PolicyMap,
-}
-
-/// Parses a role file strictly; the problem names the line and column where known.
-fn parse_file<'a>(path: &str, bytes: &'a [u8]) -> Result<Parsed<'a>, Problem> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let (line, column) = line_column(bytes, e.valid_up_to());
-        problem(
-            path,
-            Some(line),
-            Some(column),
-            "not UTF-8: a role file must be UTF-8 JSON".to_string(),
-        )
-    })?;
-    let value = parse_strict(text).map_err(|e| json_problem(path, &e))?;
-    if !value.is_object() {
-        return Err(problem(
-            path,
-            Some(1),
-            None,
-            "must be a JSON object of policy name → policy document".to_string(),
-        ));
-    }
-    let map = policy_map_from_value(path, value).map_err(|e| policy_problem(path, text, &e))?;
-    Ok(Parsed { text, map })
-}
-
-/// A serde_json error as `file:line:column: message`, without serde_json's own ` at line …`.
-fn json_problem(path: &str, e: &serde_json::Error) -> Problem {
-    let text = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
-    let (line, column) = if e.line() == 0 {
-        (None, None)
-    } else {
-        (Some(e.line()), Some(e.column()))
-    };
-    problem(path, line, column, format!("invalid JSON: {message}"))
-}
-
-/// A policy model error, placed at the line of the policy's name where that can be found.
-fn policy_problem(path: &str, text: &str, e: &PolicyError) -> Problem {
-    let line = Locator::new(text).policy_line(&e.policy);
-    let message = if e.policy == path {
-        format!("{}: {}", e.place, e.message)
-    } else {
-        e.to_string()
-    };
-    problem(path, line, None, message)
-}
-
-/// 1-based line and column (in characters) of byte `offset`.
-fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
-    let before = &bytes[..offset.min(bytes.len())];
-    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
-    (line, column)
-}
-
-/// Finds lines in a role file's text cheaply: the top-level keys (policy names) are located once,
-/// and an entry is the n-th occurrence of its quoted form within its policy's part of the text.
-/// Documents written as URL-encoded strings have no findable entries (only the policy's line).
-struct Locator<'a> {
-    text: &'a str,
-    /// Decoded top-level key → byte offset of its opening quote.
-    keys: Vec<(String, usize)>,
-}
-
-impl<'a> Locator<'a> {
-    fn new(text: &'a str) -> Self {
-        Locator {
-            text,
-            keys: top_level_keys(text),
-        }
-    }
-
-    fn line_at(&self, offset: usize) -> usize {
-        self.text.as_bytes()[..offset.min(self.text.len())]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
-    }
-
-    /// Byte range of the policy's key and value.
-    fn region(&self, policy: &str) -> Option<(usize, usize)> {
-        let i = self.keys.iter().position(|(k, _)| k == policy)?;
-        let start = self.keys[i].1;
-        let end = self.keys.get(i + 1).map_or(self.text.len(), |(_, o)| *o);
-        Some((start, end))
-    }
-
-    fn policy_line(&self, policy: &str) -> Option<usize> {
-        self.region(policy).map(|(start, _)| self.line_at(start))
-    }
-
-    /// Line of the `nth` (0-based) occurrence of `needle` (a JSON string, quoted) after the
-    /// policy's key; the policy's line when it cannot be found.
-    fn find(&self, policy: &str, needle: &str, nth: usize) -> Option<usize> {
-        let (start, end) = self.region(policy)?;
-        let key_len = serde_json::to_string(policy).map_or(0, |k| k.len());
-        let from = (start + key_len).min(end);
-        let found = self
-            .text
-            .get(from..end)
-            .and_then(|part| part.match_indices(needle).nth(nth).map(|(i, _)| from + i));
-        Some(self.line_at(found.unwrap_or(start)))
-    }
-}
-
-/// The top-level keys of a JSON object text (already known to parse) with the byte offsets of
-/// their opening quotes.
-fn top_level_keys(text: &str) -> Vec<(String, usize)> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let (mut depth, mut expect_key, mut i) = (0usize, false, 0usize);
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                let start = i;
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                if depth == 1 && expect_key {
-                    if let Some(Ok(key)) = text
-                        .get(start..(i + 1).min(b.len()))
-                        .map(serde_json::from_str::<String>)
-                    {
-                        out.push((key, start));
-                    }
-                    expect_key = false;
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth == 1 && b[i] == b'{' {
-                    expect_key = true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            b',' if depth == 1 => expect_key = true,
-            _ => {}
-        }
-        i += 1;
-    }
-    out
-}
-
-/// What the base granted, for deciding whether head entries are new.
-struct BaseGrants {
-    /// Catalog actions granted by Allow statements.
-    all: crate::engine::ActionSet,
-    /// Lowercase entries of Allow `Action` lists.
-    patterns: Vec<String>,
-    /// Lowercase exclusions of each Allow `NotAction` statement.
-    not_actions: Vec<Vec<String>>,
-}
-
-impl BaseGrants {
-    fn new(map: &PolicyMap, catalog: &Catalog) -> Self {
-        let mut patterns = Vec::new();
-        let mut not_actions = Vec::new();
-        for doc in map.values() {
-            for st in doc
-                .statements()
-                .iter()
-                .filter(|s| s.effect() == Effect::Allow)
-            {
-                let lower = st.entries().iter().map(|e| e.to_ascii_lowercase());
-                match st.kind() {
-                    ActionKind::Action => patterns.extend(lower),
-                    ActionKind::NotAction => not_actions.push(lower.collect()),
-                }
-            }
-        }
-        BaseGrants {
-            all: analyze(map, catalog).all,
-            patterns,
-            not_actions,
-        }
-    }
-
-    /// Whether an entry the catalog does not know was already granted: the same entry, a base
-    /// wildcard matching it (as text), or a base NotAction that does not exclude it.
-    fn covers_unknown(&self, entry: &str) -> bool {
-        let e = entry.to_ascii_lowercase();
-        let m = |p: &String| glob_match(p.as_bytes(), e.as_bytes());
-        self.patterns.iter().any(m) || self.not_actions.iter().any(|ex| !ex.iter().any(m))
-    }
-}
-
-/// The head entries that grant something the base did not, and every wildcard of the head.
-fn compare(
-    base: &PolicyMap,
+/// Whether the newest sync commit of the account recorded this role's widening: compared with
+/// the file at that commit, the head adds nothing.
+fn origin(
+    repo: &Repository,
+    path: &str,
+    account: &str,
     head: &PolicyMap,
-    locator: &Locator<'_>,
+    syncs: &[(Oid, Option<String>)],
     catalog: &Catalog,
-) -> (Vec<Source>, Vec<WildcardUse>) {
-    let base = BaseGrants::new(base, catalog);
-    let grants = analyze(head, catalog);
-    let mut sources = Vec::new();
-    let mut wildcards = Vec::new();
-    let names = |set: &crate::engine::ActionSet| -> Vec<String> {
-        set.iter().map(|id| catalog.name(id).to_string()).collect()
+) -> Result<Origin, VerifyError> {
+    let Some((sync, _)) = syncs
+        .iter()
+        .find(|(_, a)| a.as_deref().is_none_or(|a| a == account))
+    else {
+        return Ok(Origin::Change);
     };
-    // How often each (policy, entry) was seen in earlier statements, to find the n-th occurrence.
-    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let mut seen_not_action: BTreeMap<&str, usize> = BTreeMap::new();
-    for sg in &grants.statements {
-        let Some(st) = head
-            .get(&sg.policy)
-            .and_then(|doc| doc.statements().get(sg.index))
-        else {
-            continue;
-        };
-        let policy = sg.policy.as_str();
-        let source = |kind, entry: &str, excluded: Vec<String>, line, expands_to, added| Source {
-            policy: sg.policy.clone(),
-            statement: sg.index,
-            sid: st.sid().map(str::to_string),
-            kind,
-            entry: entry.to_string(),
-            excluded,
-            line,
-            expands_to,
-            added,
-        };
-        if st.kind() == ActionKind::NotAction {
-            let n = seen_not_action.entry(policy).or_default();
-            let nth = *n;
-            *n += 1;
-            for e in st.entries() {
-                *seen.entry((policy, e.as_str())).or_default() += 1;
-            }
-            if st.effect() == Effect::Deny {
-                continue;
-            }
-            let line = locator.find(policy, "\"NotAction\"", nth);
-            let mut within = sg.granted.clone();
-            within.intersect_with(&base.all);
-            let mut added = sg.granted.clone();
-            added.difference_with(&base.all);
-            wildcards.push(WildcardUse {
-                policy: sg.policy.clone(),
-                statement: sg.index,
-                entry: "NotAction".to_string(),
-                line,
-                expands_to: sg.granted.len(),
-                granted_at_base: within.len(),
-                beyond_base: added.len(),
-                widens: !added.is_empty(),
-            });
-            if !added.is_empty() {
-                sources.push(source(
-                    SourceKind::NotAction,
-                    "NotAction",
-                    st.entries().to_vec(),
-                    line,
-                    sg.granted.len(),
-                    names(&added),
-                ));
-            }
-            continue;
-        }
-        for (j, entry) in st.entries().iter().enumerate() {
-            let n = seen.entry((policy, entry.as_str())).or_default();
-            let nth = *n;
-            *n += 1;
-            if st.effect() == Effect::Deny {
-                continue;
-            }
-            let line = || {
-                serde_json::to_string(entry)
-                    .ok()
-                    .and_then(|needle| locator.find(policy, &needle, nth))
-            };
-            match sg.entries.get(j) {
-                Some(Expansion::Known(set)) => {
-                    let mut added = set.clone();
-                    added.difference_with(&base.all);
-                    let wildcard = has_wildcard(entry);
-                    if wildcard {
-                        let mut within = set.clone();
-                        within.intersect_with(&base.all);
-                        wildcards.push(WildcardUse {
-                            policy: sg.policy.clone(),
-                            statement: sg.index,
-                            entry: entry.clone(),
-                            line: line(),
-                            expands_to: set.len(),
-                            granted_at_base: within.len(),
-                            beyond_base: added.len(),
-                            widens: !added.is_empty(),
-                        });
-                    }
-                    if !added.is_empty() {
-                        let kind = if wildcard {
-                            SourceKind::Wildcard
-                        } else {
-                            SourceKind::Action
-                        };
-                        sources.push(source(
-                            kind,
-                            entry,
-                            Vec::new(),
-                            line(),
-                            set.len(),
-                            names(&added),
-                        ));
-                    }
-                }
-                Some(Expansion::Unknown) | None => {
-                    if !base.covers_unknown(entry) {
-                        sources.push(source(
-                            SourceKind::Unknown,
-                            entry,
-                            Vec::new(),
-                            line(),
-                            0,
-                            vec![entry.clone()],
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    (sources, wildcards)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn role_paths() {
-        assert_eq!(
-            parse_role_path("policies/111122223333/web.json").unwrap(),
-            ("111122223333".to_string(), "web".to_string())
-        );
-        for bad in [
-            "policies/README.md",
-            "policies/111122223333/web.yaml",
-            "policies/11112222333/web.json",
-            "policies/111122223333/sub/web.json",
-            "policies/111122223333/a b.json",
-        ] {
-            assert!(parse_role_path(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn locator_finds_keys_and_entries() {
-        let text = "{\n  \"a\": {\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\"}]},\n  \"b\": {\n    \"Statement\": [\n      {\"Effect\": \"Allow\", \"Action\": [\"s3:GetObject\",\n \"s3:GetObject\"]}]}\n}\n";
-        let loc = Locator::new(text);
-        assert_eq!(
-            loc.keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-        assert_eq!(loc.policy_line("b"), Some(3));
-        assert_eq!(loc.find("a", "\"s3:GetObject\"", 0), Some(2));
-        assert_eq!(loc.find("b", "\"s3:GetObject\"", 0), Some(5));
-        assert_eq!(loc.find("b", "\"s3:GetObject\"", 1), Some(6));
-        // Not found: the policy's line.
-        assert_eq!(loc.find("b", "\"x\"", 0), Some(3));
-        assert_eq!(loc.find("c", "\"x\"", 0), None);
-    }
-
-    #[test]
-    fn problems_name_line_and_column() {
-        let e = parse_file("p.json", b"{\n  \"a\": 1,\n}\n").err().unwrap();
-        assert_eq!(e.line, Some(3));
-        assert!(
-            e.to_string()
-                .starts_with("p.json:3:1: invalid JSON: trailing comma"),
-            "{e}"
-        );
-        let e = parse_file("p.json", b"{\n\"a\": \"\xff\"}").err().unwrap();
-        assert_eq!((e.line, e.column), (Some(2), Some(7)));
-        let e = parse_file("p.json", b"{\"a\": {\"Statement\": 1}}")
-            .err()
-            .unwrap();
-        assert!(e.message.contains("Statement"), "{e}");
-        assert_eq!(e.line, Some(1));
-    }
-
-    #[test]
-    fn unknown_entries_covered_by_base_patterns() {
-        let catalog = Catalog::embedded();
-        let map = crate::engine::policy::parse_policy_map(
-            "f",
-            r#"{"p":{"Statement":[{"Effect":"Allow","Action":"newsvc:*"},{"Effect":"Allow","NotAction":"iam:*"}]}}"#,
-        )
-        .unwrap();
-        let base = BaseGrants::new(&map, catalog);
-        assert!(base.covers_unknown("NewSvc:DoThing"));
-        assert!(base.covers_unknown("other:Thing"));
-        assert!(!base.covers_unknown("iam:FutureThing"));
-    }
+    let tree = tree_of(repo, *sync)?;
+    let mut ignored = Vec::new();
+    let recorded = read_side(repo, &tree, path, &mut ignored, "the sync commit")?;
+    Ok(match recorded {
+        Some(map) if compare(&map, head, catalog).grants_nothing_new() => Origin::Sync {
+            commit: sync.to_string(),
+        },
+        _ => Origin::Change,
+    })
 }
