@@ -13,11 +13,17 @@
 //! looked up in the workflow file (which script its job runs) and given exactly the variables the
 //! step's `env:` sets.
 //!
-//! Two more tests read the workflow files themselves: each job's `run:` is exactly one script,
+//! Three tests run verify.yml's script on pull requests that try to change the check: one that
+//! rewrites its own verify code and scripts to pass and commits a passing "repokid" is still
+//! judged by the base's script and a repokid built from the base's tree; a REPOKID inside the
+//! pull request's checkout is refused; changed workflows and scripts draw a warning.
+//!
+//! Three more read the workflow files themselves: each job's `run:` is exactly one script,
 //! every script is run by some job, and every variable a step sets is documented by its script;
 //! every action is pinned by commit with its version; every workflow starts from
 //! `permissions: {}`, each job declares its own, and `id-token: write` goes only with AWS
-//! credentials.
+//! credentials; verify.yml checks out the base into trusted/ (whose script runs) and the pull
+//! request into pr/, and restores the binary outside both, keyed on trusted/ alone.
 
 mod common;
 
@@ -214,13 +220,23 @@ impl Runner {
     /// workflow file) in `checkout`, with Actions' variables (a fresh output and summary file,
     /// GITHUB_ACTIONS=true), the AWS environment of moto, the built binary as REPOKID, and `env`:
     /// exactly the variables the step's `env:` sets (checked), plus what Actions itself sets.
+    ///
+    /// A job that checks out the policy repository runs its `scripts/gha/…`, which here is this
+    /// repository's (the test repositories hold only policies and settings). verify.yml's script
+    /// lies in its own workspace (`trusted/…`, see `verify_workspace`): `checkout` is that
+    /// workspace, and the script is taken from it.
     fn run(&mut self, step: (&str, &str), checkout: &Path, env: &[(&str, String)]) -> Job {
         let script = job_script(step, env);
+        let script = if script.starts_with("scripts/") {
+            root().join(&script)
+        } else {
+            checkout.join(&script)
+        };
         let tmp = tempfile::tempdir().unwrap();
         let output = tmp.path().join("output");
         let summary = tmp.path().join("summary");
         let mut cmd = Command::new("bash");
-        cmd.arg(root().join(&script))
+        cmd.arg(&script)
             .current_dir(checkout)
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_OUTPUT", &output)
@@ -232,6 +248,7 @@ impl Runner {
             .env_remove("GH_TOKEN")
             .env_remove("REPOKID_LOG")
             .env_remove("REPOKID_NOW")
+            .env_remove("REPOKID_CARGO")
             .env_remove("AWS_PROFILE");
         for (k, v) in moto::aws_env() {
             cmd.env(k, v);
@@ -285,21 +302,25 @@ fn checkout(origin: &Path, parent: &Path, name: &str) -> PathBuf {
 }
 
 /// The script `job` of `workflow` runs, after checking that `env` gives it exactly the variables
-/// the step's `env:` sets (besides GITHUB_EVENT_PATH, which Actions sets, and REPOKID, which the
-/// workflow sets to the cached binary and the test to the built one).
+/// the step's `env:` sets, besides GITHUB_EVENT_PATH, which Actions sets, REPOKID, which the
+/// workflow sets (for the whole workflow, or in verify.yml's step, where `runner.temp` is known)
+/// to the cached binary and the test to the built one, and REPOKID_CARGO, which only a test
+/// sets, to watch a build.
 fn job_script((workflow, job): (&str, &str), env: &[(&str, String)]) -> String {
     let steps = steps(&workflow_text(workflow));
     let step = steps
         .iter()
         .find(|s| s.job == job && s.run.is_some())
         .unwrap_or_else(|| panic!("{workflow} has no job {job} running a script"));
-    let mut given: Vec<&str> = env
-        .iter()
-        .map(|(k, _)| *k)
-        .filter(|k| !["GITHUB_EVENT_PATH", "REPOKID"].contains(k))
-        .collect();
+    let compared = |k: &&str| !["GITHUB_EVENT_PATH", "REPOKID", "REPOKID_CARGO"].contains(k);
+    let mut given: Vec<&str> = env.iter().map(|(k, _)| *k).filter(compared).collect();
     given.sort_unstable();
-    let mut want: Vec<&str> = step.env.iter().map(String::as_str).collect();
+    let mut want: Vec<&str> = step
+        .env
+        .iter()
+        .map(String::as_str)
+        .filter(compared)
+        .collect();
     want.sort_unstable();
     assert_eq!(
         given, want,
@@ -324,6 +345,32 @@ fn file_policies(dir: &Path, account: &str, role: &str) -> serde_json::Map<Strin
 
 fn rev(dir: &Path, r: &str) -> String {
     git(dir, &["rev-parse", r]).trim().to_string()
+}
+
+/// verify.yml's workspace `parent/name`: `trusted/`, the base commit's checkout, holding here a
+/// copy of this repository's `scripts/` (the part of it the job runs); and `pr/`, a clone of
+/// `origin` (full history) at `head`, the pull request. Returns (workspace, pr).
+fn verify_workspace(origin: &Path, parent: &Path, name: &str, head: &str) -> (PathBuf, PathBuf) {
+    let ws = parent.join(name);
+    std::fs::create_dir_all(&ws).unwrap();
+    copy_dir(&root().join("scripts"), &ws.join("trusted/scripts"));
+    let pr = checkout(origin, &ws, "pr");
+    git(&pr, &["checkout", "-q", head]);
+    (ws, pr)
+}
+
+/// Copies the tree `from` to `to` (file modes kept).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
 }
 
 /// A `pull_request` event as Actions writes it to $GITHUB_EVENT_PATH, with these labels.
@@ -447,23 +494,22 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     );
     assert!(!job.stdout.contains("started"), "{}", job.stdout);
 
-    // verify.yml on each pull request: the checkout is the pull request's head.
+    // verify.yml on each pull request: the base's scripts in trusted/, the pull request's head
+    // in pr/.
     let verify = |runner: &mut Runner, acct: &MotoAccount, labels: &[&str]| {
-        let dir = checkout(&origin, t, &format!("verify-{}-{}", acct.id, labels.len()));
-        git(
-            &dir,
-            &[
-                "checkout",
-                "-q",
-                &format!("origin/repokid/propose/{}", acct.id),
-            ],
+        let (ws, _) = verify_workspace(
+            &origin,
+            t,
+            &format!("verify-{}-{}", acct.id, labels.len()),
+            &format!("origin/repokid/propose/{}", acct.id),
         );
         let event = pr_event(t, labels);
         runner.run(
             ("verify.yml", "verify"),
-            &dir,
+            &ws,
             &[
                 ("BASE_REF", "main".into()),
+                ("PR_DIR", "pr".into()),
                 ("GITHUB_EVENT_PATH", event.display().to_string()),
             ],
         )
@@ -509,7 +555,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
 
     // verify.yml on a pull request that touches neither policies/ nor filters.toml: passes at
     // once, without repokid (so the required check never stays pending).
-    let docs = checkout(&origin, t, "verify-docs");
+    let (docs_ws, docs) = verify_workspace(&origin, t, "verify-docs", "main");
     std::fs::write(docs.join("README.md"), "IAM policies\n").unwrap();
     git(&docs, &["add", "README.md"]);
     git(
@@ -527,13 +573,15 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     );
     let job = runner.ok(
         ("verify.yml", "verify"),
-        &docs,
+        &docs_ws,
         &[
             ("BASE_REF", "main".into()),
+            ("PR_DIR", "pr".into()),
             ("REPOKID", "/nonexistent/repokid".into()),
         ],
     );
     assert!(job.stdout.contains("nothing to verify"), "{}", job.stdout);
+    assert!(!job.stdout.contains("CODEOWNERS"), "{}", job.stdout);
 
     // Someone changes `new`'s queue role by hand before the apply runs: that is drift.
     new.put_policy("queue", "send", OUT_OF_BAND);
@@ -700,6 +748,332 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// verify.yml judges a pull request with the base's code
+// ---------------------------------------------------------------------------------------------
+
+const POLICY_FILE: &str = "policies/123456789012/App.json";
+const APP_FILE: &str = r#"{"data": {"Version": "2012-10-17", "Statement": [{"Sid": "Data", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]}}"#;
+const APP_FILE_IAM: &str = r#"{"data": {"Version": "2012-10-17", "Statement": [{"Sid": "Data", "Effect": "Allow", "Action": ["s3:GetObject", "iam:*"], "Resource": "*"}]}}"#;
+
+/// Writes `files` (path, content) under `dir`; those listed in `exec` executable.
+fn write_files(dir: &Path, files: &[(&str, &str)], exec: &[&str]) {
+    use std::os::unix::fs::PermissionsExt;
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        if exec.contains(path) {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+}
+
+/// A bare repository standing in for GitHub, whose main holds a role's policy file, the verify
+/// code and the verify script (as a policy repository made from this one does).
+fn verify_origin(t: &Path) -> PathBuf {
+    let seed = common::new_repo();
+    let s = seed.path();
+    write_files(
+        s,
+        &[
+            (POLICY_FILE, APP_FILE),
+            (
+                "src/verify/mod.rs",
+                "//! The check.\npub fn verify(adds_access: bool) -> bool {\n    !adds_access\n}\n",
+            ),
+            (
+                "scripts/gha/verify.sh",
+                &std::fs::read_to_string(root().join("scripts/gha/verify.sh")).unwrap(),
+            ),
+        ],
+        &["scripts/gha/verify.sh"],
+    );
+    git(s, &["add", "."]);
+    git(s, &["commit", "-q", "-m", "base"]);
+    let origin = t.join("origin.git");
+    git(
+        t,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            s.to_str().unwrap(),
+            origin.to_str().unwrap(),
+        ],
+    );
+    origin
+}
+
+/// Pushes the branch `name` to `origin`: main plus one commit writing `files` (`exec` among them
+/// executable).
+fn push_pr(origin: &Path, t: &Path, name: &str, files: &[(&str, &str)], exec: &[&str]) {
+    let dir = checkout(origin, t, &format!("author-{name}"));
+    write_files(&dir, files, exec);
+    git(&dir, &["add", "."]);
+    git(
+        &dir,
+        &[
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "-q",
+            "-m",
+            name,
+        ],
+    );
+    git(
+        &dir,
+        &["push", "-q", "origin", &format!("HEAD:refs/heads/{name}")],
+    );
+}
+
+/// A program that, when anything runs it, leaves `marker` behind and claims success.
+fn trap(marker: &Path) -> String {
+    format!(
+        "#!/bin/sh\ntouch '{}'\necho PASS\nexit 0\n",
+        marker.display()
+    )
+}
+
+#[test]
+fn verify_judges_a_pull_request_with_the_base_code_not_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let origin = verify_origin(t);
+    let mut runner = Runner::default();
+
+    // The pull request makes its own verify code and script always pass, commits a "repokid"
+    // that passes everything where lib.sh used to look for the binary, and adds iam:*.
+    let ran_binary = t.join("committed-binary-ran");
+    let ran_script = t.join("pr-script-ran");
+    let (fake_binary, fake_script) = (trap(&ran_binary), trap(&ran_script));
+    push_pr(
+        &origin,
+        t,
+        "evil",
+        &[
+            (POLICY_FILE, APP_FILE_IAM),
+            (
+                "src/verify/mod.rs",
+                "//! The check.\npub fn verify(_: bool) -> bool {\n    true\n}\n",
+            ),
+            ("scripts/gha/verify.sh", &fake_script),
+            ("target/gha/repokid", &fake_binary),
+        ],
+        &["scripts/gha/verify.sh", "target/gha/repokid"],
+    );
+    let (ws, pr) = verify_workspace(&origin, t, "ws", "origin/evil");
+    assert!(pr.join("target/gha/repokid").is_file());
+
+    // A cargo that notes where and how it was asked to build, and "builds" the test binary.
+    let cargo_dir = t.join("cargo-dir");
+    let cargo_args = t.join("cargo-args");
+    let cargo = t.join("fake-cargo");
+    write_files(
+        t,
+        &[(
+            "fake-cargo",
+            &format!(
+                "#!/bin/sh\npwd -P > '{}'\necho \"$@\" > '{}'\nmkdir -p target/release\ncp '{}' target/release/repokid\n",
+                cargo_dir.display(),
+                cargo_args.display(),
+                env!("CARGO_BIN_EXE_repokid")
+            ),
+        )],
+        &["fake-cargo"],
+    );
+    // The cache missed: REPOKID names a binary still to be built, outside both checkouts.
+    let cached = t.join("runner-temp/repokid-bin/repokid");
+    let env = |labels: &[&str]| {
+        vec![
+            ("BASE_REF", "main".to_string()),
+            ("PR_DIR", "pr".into()),
+            ("REPOKID", cached.display().to_string()),
+            ("REPOKID_CARGO", cargo.display().to_string()),
+            (
+                "GITHUB_EVENT_PATH",
+                pr_event(t, labels).display().to_string(),
+            ),
+        ]
+    };
+    let job = runner.run(("verify.yml", "verify"), &ws, &env(&[]));
+    let out = format!("{}{}", job.stdout, job.stderr);
+    assert_eq!(job.code, 1, "the base's verify must fail it:\n{out}");
+    // The base granted no iam action at all, so any named is the added access.
+    assert!(out.contains(POLICY_FILE) && out.contains("iam:"), "{out}");
+    assert!(!ran_binary.exists(), "the committed binary ran:\n{out}");
+    assert!(
+        !ran_script.exists(),
+        "the pull request's script ran:\n{out}"
+    );
+    // Built once, in the base's tree, and copied to where the cache would restore it.
+    let built_in = std::fs::read_to_string(&cargo_dir).unwrap();
+    assert_eq!(
+        Path::new(built_in.trim()),
+        ws.join("trusted").canonicalize().unwrap(),
+        "built outside the trusted tree"
+    );
+    assert!(!Path::new(built_in.trim()).starts_with(pr.canonicalize().unwrap()));
+    let args = std::fs::read_to_string(&cargo_args).unwrap();
+    assert!(
+        args.contains("build") && args.contains("--release") && args.contains("--locked"),
+        "{args}"
+    );
+    assert!(cached.is_file(), "the built binary was not put at REPOKID");
+    // Its scripts/ changed: the reviewer is told they did not judge it.
+    assert!(
+        job.stdout.contains("::warning") && job.stdout.contains("CODEOWNERS"),
+        "{}",
+        job.stdout
+    );
+
+    // Labelled, it passes, with the binary now at REPOKID (a cache hit: no build), and still
+    // nothing from the checkout runs.
+    std::fs::remove_file(&cargo_dir).unwrap();
+    let job = runner.run(
+        ("verify.yml", "verify"),
+        &ws,
+        &env(&["repokid:adds-access"]),
+    );
+    assert_eq!(job.code, 0, "{}{}", job.stdout, job.stderr);
+    assert!(!cargo_dir.exists(), "rebuilt although REPOKID existed");
+    assert!(!ran_binary.exists() && !ran_script.exists());
+}
+
+#[test]
+fn verify_refuses_a_repokid_inside_the_pull_request_checkout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let origin = verify_origin(t);
+    let mut runner = Runner::default();
+    let ran = t.join("committed-binary-ran");
+    let fake = trap(&ran);
+    push_pr(
+        &origin,
+        t,
+        "binary",
+        &[(POLICY_FILE, APP_FILE_IAM), ("target/gha/repokid", &fake)],
+        &["target/gha/repokid"],
+    );
+    let (ws, pr) = verify_workspace(&origin, t, "ws", "origin/binary");
+    let inside = pr.join("target/gha/repokid");
+    let link = t.join("link-to-checkout");
+    std::os::unix::fs::symlink(pr.join("target"), &link).unwrap();
+    let cargo = t.join("no-cargo");
+    let cargo_ran = t.join("cargo-ran");
+    write_files(t, &[("no-cargo", &trap(&cargo_ran))], &["no-cargo"]);
+
+    for repokid in [
+        // what verify.yml used to set: relative, so the checkout's own file
+        "target/gha/repokid".to_string(),
+        inside.display().to_string(),
+        // not there yet: a build would put the binary inside the checkout
+        pr.join("target/release/repokid").display().to_string(),
+        // outside by name, inside by a symlink
+        link.join("gha/repokid").display().to_string(),
+    ] {
+        let job = runner.run(
+            ("verify.yml", "verify"),
+            &ws,
+            &[
+                ("BASE_REF", "main".into()),
+                ("PR_DIR", "pr".into()),
+                ("REPOKID", repokid.clone()),
+                ("REPOKID_CARGO", cargo.display().to_string()),
+            ],
+        );
+        assert_eq!(job.code, 1, "{repokid}: {}{}", job.stdout, job.stderr);
+        assert!(
+            job.stderr.contains("error: REPOKID") && job.stderr.contains("pull request checkout"),
+            "{repokid}: {}",
+            job.stderr
+        );
+        assert!(!ran.exists(), "{repokid}: the committed binary ran");
+        assert!(!cargo_ran.exists(), "{repokid}: a build started");
+    }
+
+    // The scripts themselves inside the checkout (PR_DIR the whole workspace) are refused too.
+    let job = runner.run(
+        ("verify.yml", "verify"),
+        &ws,
+        &[("BASE_REF", "main".into()), ("PR_DIR", ".".into())],
+    );
+    assert_eq!(job.code, 1, "{}{}", job.stdout, job.stderr);
+    assert!(
+        job.stderr.contains("inside the pull request checkout"),
+        "{}",
+        job.stderr
+    );
+    assert!(!ran.exists());
+}
+
+#[test]
+fn verify_tells_that_changed_workflows_and_scripts_need_codeowners() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let origin = verify_origin(t);
+    let mut runner = Runner::default();
+    push_pr(
+        &origin,
+        t,
+        "scripts",
+        &[
+            ("scripts/gha/verify.sh", "#!/bin/sh\nexit 0\n"),
+            (".github/workflows/verify.yml", "name: verify\n"),
+        ],
+        &[],
+    );
+    push_pr(
+        &origin,
+        t,
+        "readme",
+        &[("README.md", "IAM policies\n")],
+        &[],
+    );
+    let run = |runner: &mut Runner, branch: &str| {
+        let (ws, _) = verify_workspace(&origin, t, branch, &format!("origin/{branch}"));
+        runner.ok(
+            ("verify.yml", "verify"),
+            &ws,
+            &[
+                ("BASE_REF", "main".into()),
+                ("PR_DIR", "pr".into()),
+                ("REPOKID", "/nonexistent/repokid".into()),
+            ],
+        )
+    };
+
+    // Nothing under policies/, so it passes, and says the changed files need the owners' review.
+    let job = run(&mut runner, "scripts");
+    assert!(job.stdout.contains("nothing to verify"), "{}", job.stdout);
+    let warning = job
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::warning"))
+        .unwrap_or_else(|| panic!("no ::warning:\n{}", job.stdout));
+    assert!(
+        warning.contains("CODEOWNERS") && warning.contains("scripts/"),
+        "{warning}"
+    );
+    for path in ["scripts/gha/verify.sh", ".github/workflows/verify.yml"] {
+        assert!(
+            job.stdout.contains(path),
+            "{path} not named:\n{}",
+            job.stdout
+        );
+    }
+
+    let job = run(&mut runner, "readme");
+    assert!(
+        !job.stdout.contains("::warning") && !job.stdout.contains("CODEOWNERS"),
+        "{}",
+        job.stdout
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // The workflow files themselves
 // ---------------------------------------------------------------------------------------------
 
@@ -785,24 +1159,27 @@ fn workflow_text(name: &str) -> String {
 
 #[test]
 fn each_workflow_job_runs_one_tested_script_with_what_it_documents() {
-    // (workflow, [(job, script)]) in the order the jobs run, which is the order the test above
-    // runs them in.
+    // (workflow, [(job, run)]) in the order the jobs run, which is the order the test above
+    // runs them in. verify runs the script of the base commit's checkout, `trusted/`.
     let expected: [(&str, &[(&str, &str)]); 5] = [
-        ("ci.yml", &[("test", "ci.sh")]),
+        ("ci.yml", &[("test", "scripts/gha/ci.sh")]),
         (
             "propose.yml",
             &[
-                ("prepare", "prepare.sh"),
-                ("propose", "propose.sh"),
-                ("merge-due", "merge.sh"),
+                ("prepare", "scripts/gha/prepare.sh"),
+                ("propose", "scripts/gha/propose.sh"),
+                ("merge-due", "scripts/gha/merge.sh"),
             ],
         ),
-        ("verify.yml", &[("verify", "verify.sh")]),
+        ("verify.yml", &[("verify", "trusted/scripts/gha/verify.sh")]),
         (
             "apply.yml",
-            &[("prepare", "prepare.sh"), ("apply", "apply.sh")],
+            &[
+                ("prepare", "scripts/gha/prepare.sh"),
+                ("apply", "scripts/gha/apply.sh"),
+            ],
         ),
-        ("dispatch.yml", &[("dispatch", "dispatch.sh")]),
+        ("dispatch.yml", &[("dispatch", "scripts/gha/dispatch.sh")]),
     ];
     let mut used_scripts = Vec::new();
     for (file, jobs) in expected {
@@ -812,19 +1189,15 @@ fn each_workflow_job_runs_one_tested_script_with_what_it_documents() {
             .iter()
             .filter_map(|s| s.run.as_deref().map(|r| (s.job.as_str(), r)))
             .collect();
-        let want: Vec<(&str, String)> = jobs
-            .iter()
-            .map(|(j, s)| (*j, format!("scripts/gha/{s}")))
-            .collect();
         assert_eq!(
             runs,
-            want.iter()
-                .map(|(j, s)| (*j, s.as_str()))
-                .collect::<Vec<_>>(),
+            jobs.to_vec(),
             "{file}: every job runs exactly its script, nothing inline"
         );
         for s in all.iter().filter(|s| s.run.is_some()) {
-            let script = s.run.as_deref().unwrap();
+            // trusted/ is a checkout of this repository.
+            let run = s.run.as_deref().unwrap();
+            let script = run.strip_prefix("trusted/").unwrap_or(run);
             let body = std::fs::read_to_string(root().join(script)).unwrap();
             for key in &s.env {
                 assert!(
@@ -934,4 +1307,127 @@ fn job_block(yaml: &str, job: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The steps of `job` in `yaml`, each as its lines.
+fn step_blocks(yaml: &str, job: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut in_steps = false;
+    for l in job_block(yaml, job).lines() {
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        if indent(l) == 4 {
+            in_steps = l.trim() == "steps:";
+            continue;
+        }
+        if !in_steps {
+            continue;
+        }
+        if indent(l) == 6 && l.trim_start().starts_with("- ") {
+            out.push(Vec::new());
+        }
+        if let Some(step) = out.last_mut() {
+            step.push(l.to_string());
+        }
+    }
+    out
+}
+
+/// The value of `key` anywhere in a step (under `with:` or `env:` too), without a trailing
+/// comment.
+fn field(step: &[String], key: &str) -> Option<String> {
+    step.iter().find_map(|l| value(l, key)).map(|v| {
+        v.split_once(" # ")
+            .map_or(v.as_str(), |(v, _)| v)
+            .trim()
+            .to_string()
+    })
+}
+
+#[test]
+fn verify_workflow_runs_the_base_and_reads_the_pull_request_as_data() {
+    let text = workflow_text("verify.yml");
+    assert!(
+        text.contains("\non:\n  pull_request:\n"),
+        "verify.yml must run on pull_request"
+    );
+    let steps = step_blocks(&text, "verify");
+    let uses = |s: &Vec<String>, action: &str| {
+        field(s, "uses").is_some_and(|u| u.starts_with(&format!("{action}@")))
+    };
+
+    // Two checkouts, neither keeping the token: the base commit in trusted/, the pull request's
+    // head with its history in pr/.
+    let checkouts: Vec<&Vec<String>> = steps
+        .iter()
+        .filter(|s| uses(s, "actions/checkout"))
+        .collect();
+    assert_eq!(checkouts.len(), 2, "{steps:?}");
+    let at = |path: &str| {
+        *checkouts
+            .iter()
+            .find(|s| field(s, "path").as_deref() == Some(path))
+            .unwrap_or_else(|| panic!("no checkout into {path}/"))
+    };
+    let (trusted, pr) = (at("trusted"), at("pr"));
+    assert_eq!(
+        field(trusted, "ref").as_deref(),
+        Some("${{ github.event.pull_request.base.sha }}")
+    );
+    assert_eq!(
+        field(pr, "ref").as_deref(),
+        Some("${{ github.event.pull_request.head.sha }}")
+    );
+    assert_eq!(field(pr, "fetch-depth").as_deref(), Some("0"));
+    for s in [trusted, pr] {
+        assert_eq!(
+            field(s, "persist-credentials").as_deref(),
+            Some("false"),
+            "{s:?}"
+        );
+    }
+
+    // The binary: restored, never saved; outside both checkouts; keyed on trusted/ alone.
+    assert!(
+        !steps.iter().any(|s| uses(s, "actions/cache")),
+        "verify.yml must not save a cache"
+    );
+    let caches: Vec<&Vec<String>> = steps
+        .iter()
+        .filter(|s| uses(s, "actions/cache/restore"))
+        .collect();
+    assert_eq!(caches.len(), 1, "{steps:?}");
+    let cache_path = field(caches[0], "path").unwrap();
+    assert!(
+        cache_path.starts_with("${{ runner.temp }}/"),
+        "{cache_path}"
+    );
+    let key = field(caches[0], "key").unwrap();
+    let patterns: Vec<&str> = key.split('\'').skip(1).step_by(2).collect();
+    assert!(!patterns.is_empty(), "{key}");
+    for p in patterns {
+        assert!(
+            p.starts_with("trusted/"),
+            "the key hashes {p}, outside trusted/"
+        );
+    }
+
+    // What runs is the base's script, told where the pull request is and where the binary is.
+    let runs: Vec<&Vec<String>> = steps.iter().filter(|s| field(s, "run").is_some()).collect();
+    assert_eq!(runs.len(), 1, "{steps:?}");
+    assert_eq!(
+        field(runs[0], "run").as_deref(),
+        Some("trusted/scripts/gha/verify.sh")
+    );
+    assert_eq!(field(runs[0], "PR_DIR").as_deref(), Some("pr"));
+    assert_eq!(field(runs[0], "REPOKID"), Some(cache_path));
+    // No other REPOKID (a workflow-level one could point into a checkout), no local action.
+    assert_eq!(text.matches("REPOKID:").count(), 1, "{text}");
+    assert!(
+        steps
+            .iter()
+            .all(|s| field(s, "uses").is_none_or(|u| !u.starts_with('.'))),
+        "a local action would run the pull request's code"
+    );
 }

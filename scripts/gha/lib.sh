@@ -6,6 +6,8 @@
 #   REPOKID      the repokid binary. Unset: `cargo build --release --locked` and use
 #                target/release/repokid. Set to a path that does not exist yet: build, then
 #                copy the binary there (the workflows cache that path between jobs).
+#   REPOKID_CARGO  the cargo that builds it (default: cargo, on a hosted runner after installing
+#                the stable toolchain); tests set it to watch where the build runs.
 #   REPOKID_NOW  evaluate as of this instant (RFC 3339), for reproducible dry runs; unset: now.
 
 set -euo pipefail
@@ -55,8 +57,8 @@ resolve_repokid() {
     REPOKID=$(cd "$(dirname "$want")" && pwd)/$(basename "$want")
   else
     group "build repokid"
-    ensure_toolchain
-    (cd "$gha_root" && cargo build --release --locked --quiet)
+    if [ -z "${REPOKID_CARGO:-}" ]; then ensure_toolchain; fi
+    (cd "$gha_root" && "${REPOKID_CARGO:-cargo}" build --release --locked --quiet)
     endgroup
     if [ -n "$want" ]; then
       mkdir -p "$(dirname "$want")"
@@ -68,6 +70,42 @@ resolve_repokid() {
   fi
   export REPOKID
   "$REPOKID" --version >&2
+}
+
+# physical PATH: PATH made absolute with the symlinks of its longest existing part resolved, so
+# a link cannot disguise where a path really leads. PATH must be absolute.
+physical() {
+  local p=$1 rest=""
+  while [ ! -e "$p" ] && [ ! -L "$p" ] && [ "$p" != / ]; do
+    rest=/$(basename "$p")$rest
+    p=$(dirname "$p")
+  done
+  p=$(realpath -- "$p")
+  printf '%s\n' "${p%/}$rest"
+}
+
+# under PATH DIR: whether PATH is DIR or lies inside it (both physical, see above).
+under() { case "$1/" in "${2%/}"/*) return 0 ;; *) return 1 ;; esac; }
+
+# repokid_outside DIR: for a job that must not run anything from DIR (an untrusted checkout),
+# before resolve_repokid. REPOKID has to be an absolute path outside DIR, and a build can only
+# happen in this script's own tree, which must lie outside DIR too; anything else is refused, so
+# a binary committed in DIR (say target/gha/repokid) never runs.
+repokid_outside() {
+  local dir want
+  [ -d "$1" ] || die "no such directory: $1"
+  dir=$(physical "$(cd "$1" && pwd)")
+  if [ -n "${REPOKID:-}" ]; then
+    [[ $REPOKID = /* ]] || die "REPOKID must be an absolute path outside the pull request checkout $dir, not '$REPOKID' (a relative path could name a file in the checkout)"
+    want=$(physical "$REPOKID")
+    if under "$want" "$dir"; then
+      die "REPOKID=$REPOKID is inside the pull request checkout $dir: a file from the checkout is never run as repokid"
+    fi
+    REPOKID=$want
+  fi
+  if under "$(physical "$gha_root")" "$dir"; then
+    die "these scripts ($gha_root) are inside the pull request checkout $dir: run them from a checkout of the base (verify.yml's trusted/)"
+  fi
 }
 
 # The global options every repokid call gets.
