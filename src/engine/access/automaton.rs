@@ -149,6 +149,12 @@ impl Pattern {
                 Answer::No(s)
             };
         }
+        // Cheap refutation first: a few strings of this pattern that `other` must match.
+        for sample in self.samples() {
+            if !other.matches(&sample) {
+                return Answer::No(sample);
+            }
+        }
         Product::new(self, other).search(Goal::FirstOnly, vars)
     }
 
@@ -187,6 +193,26 @@ impl Pattern {
     /// Whether no string matches both. Only a proved "disjoint" is `true`.
     pub fn disjoint(&self, other: &Pattern, vars: &Vars) -> bool {
         self.disjoint_from(other, vars).is_yes()
+    }
+
+    /// Strings this pattern matches (none when it holds a variable): wildcards as short as they
+    /// can be, then with `*` as one character.
+    fn samples(&self) -> Vec<String> {
+        if self.toks.iter().any(|t| matches!(t, Tok::Var(_))) {
+            return Vec::new();
+        }
+        let render = |star: &str| -> String {
+            self.toks
+                .iter()
+                .map(|t| match t {
+                    Tok::Lit(c) => c.to_string(),
+                    Tok::One { .. } => "x".to_string(),
+                    Tok::Any { .. } => star.to_string(),
+                    Tok::Var(_) => String::new(),
+                })
+                .collect()
+        };
+        vec![render(""), render("x")]
     }
 
     /// Whether the pattern matches a concrete string (no variables in it).

@@ -91,7 +91,20 @@ pub fn uncovered(inner: &[Compiled], groups: &[Group], vars: &mut Vars) -> Vec<G
     let mut gaps = Vec::new();
     // Covering groups per (inner key, resource entry), shared by statements with equal keys.
     let mut cache: HashMap<(String, usize), (Vec<usize>, ActionSet)> = HashMap::new();
+    let by_key: HashMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.key.as_str(), i))
+        .collect();
     for (si, s) in inner.iter().enumerate() {
+        // The common case (a statement kept or trimmed by a proposal): the outer statements with
+        // the same resources and condition match every request it can meet.
+        if by_key
+            .get(s.key.as_str())
+            .is_some_and(|g| groups[*g].grants_all_of(s, vars))
+        {
+            continue;
+        }
         let places: Vec<Place<'_>> = if s.not_resource {
             vec![Place::AllBut(&s.resources)]
         } else {

@@ -1,7 +1,7 @@
 //! Statements compiled for the containment proof: actions as a catalog set plus the patterns that
 //! reach beyond the catalog, resources as ARN patterns, conditions as constraints.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -134,11 +134,15 @@ pub fn compile(
         None => Vec::new(),
     };
     let cond_value = fields.get("Condition");
+    // A missing resource reads differently by role, so it must not make keys equal across roles.
+    let resource_key = match raw {
+        Some(v) => v.to_string(),
+        None => format!("(none, {role:?})"),
+    };
     let key = format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{resource_key}|{}",
         u8::from(vars_on),
         u8::from(not_resource),
-        raw.map(Value::to_string).unwrap_or_default(),
         cond_value.map(Value::to_string).unwrap_or_default()
     );
     Compiled {
@@ -179,6 +183,8 @@ pub fn compile_all(
 /// Covering statements that match the same (resource, context) pairs, with their actions merged.
 #[derive(Debug)]
 pub struct Group {
+    /// The members' key (see [`Compiled::key`]).
+    pub key: String,
     /// Indices of the statements in the covering list.
     pub members: Vec<usize>,
     /// Whether the resources are exclusions.
@@ -192,7 +198,7 @@ pub struct Group {
     /// Literal `Action` entries, lowercase.
     pub literals: HashSet<String>,
     /// Wildcard `Action` entries.
-    pub wildcards: Vec<Pattern>,
+    pub wildcards: Wildcards,
     /// Each member `NotAction` statement's exclusions.
     pub exclusions: Vec<Vec<Pattern>>,
     /// Whether some member grants every action (`Action: "*"`).
@@ -202,17 +208,18 @@ pub struct Group {
 /// Groups covering statements by their key.
 pub fn group(stmts: &[Compiled]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    let mut by_key: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut by_key: HashMap<&str, usize> = HashMap::new();
     for (i, s) in stmts.iter().enumerate() {
         let g = *by_key.entry(s.key.as_str()).or_insert_with(|| {
             groups.push(Group {
+                key: s.key.clone(),
                 members: Vec::new(),
                 not_resource: s.not_resource,
                 resources: s.resources.clone(),
                 cond: s.cond.clone(),
                 cat: ActionSet::default(),
                 literals: HashSet::new(),
-                wildcards: Vec::new(),
+                wildcards: Wildcards::default(),
                 exclusions: Vec::new(),
                 universal: false,
             });
@@ -229,7 +236,7 @@ pub fn group(stmts: &[Compiled]) -> Vec<Group> {
                 if a.pattern.is_universal() {
                     g.universal = true;
                 } else if a.wildcard {
-                    g.wildcards.push(a.pattern.clone());
+                    g.wildcards.push(&a.lower, a.pattern.clone());
                 } else {
                     g.literals.insert(a.lower.clone());
                 }
@@ -240,12 +247,25 @@ pub fn group(stmts: &[Compiled]) -> Vec<Group> {
 }
 
 impl Group {
+    /// Whether this group alone grants every action of `s` (catalog and beyond).
+    pub fn grants_all_of(&self, s: &Compiled, vars: &Vars) -> bool {
+        s.cat.is_subset(&self.cat)
+            && if s.not_action {
+                self.covers_all_but(&s.actions, vars)
+            } else {
+                s.actions
+                    .iter()
+                    .filter(|a| a.open)
+                    .all(|a| self.covers_open(a, vars))
+            }
+    }
+
     /// Whether the group grants the action named `lower` (a concrete name), whatever the
     /// catalog says.
     pub fn matches_name(&self, lower: &str) -> bool {
         self.universal
             || self.literals.contains(lower)
-            || self.wildcards.iter().any(|w| w.matches(lower))
+            || self.wildcards.matches(lower)
             || self
                 .exclusions
                 .iter()
@@ -258,10 +278,7 @@ impl Group {
             return self.matches_name(&entry.lower);
         }
         self.universal
-            || self
-                .wildcards
-                .iter()
-                .any(|w| entry.pattern.contained_in(w, vars).is_yes())
+            || self.wildcards.contain(entry, vars)
             || self
                 .exclusions
                 .iter()
@@ -279,5 +296,57 @@ impl Group {
                         .any(|x| e.contained_in(&x.pattern, vars).is_yes())
                 })
             })
+    }
+}
+
+/// Wildcard action entries, indexed by the literal text before their first wildcard: a pattern
+/// can only match a name, or contain another pattern, whose own leading text starts with it. That
+/// keeps a statement of a thousand `service:Get*` entries linear instead of quadratic.
+#[derive(Debug, Default)]
+pub struct Wildcards {
+    patterns: Vec<Pattern>,
+    texts: HashSet<String>,
+    by_lead: HashMap<String, Vec<usize>>,
+}
+
+/// The text before the first wildcard.
+fn lead(text: &str) -> &str {
+    text.find(['*', '?']).map_or(text, |i| &text[..i])
+}
+
+impl Wildcards {
+    fn push(&mut self, text: &str, pattern: Pattern) {
+        if !self.texts.insert(text.to_string()) {
+            return;
+        }
+        self.by_lead
+            .entry(lead(text).to_string())
+            .or_default()
+            .push(self.patterns.len());
+        self.patterns.push(pattern);
+    }
+
+    /// The patterns whose leading text is a prefix of `text`'s.
+    fn candidates<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a Pattern> + 'a {
+        let lead = lead(text);
+        lead.char_indices()
+            .map(|(i, _)| i)
+            .chain([lead.len()])
+            .filter_map(move |i| self.by_lead.get(&lead[..i]))
+            .flatten()
+            .map(|i| &self.patterns[*i])
+    }
+
+    /// Whether one of them matches the concrete (lowercase) name.
+    pub fn matches(&self, name: &str) -> bool {
+        self.candidates(name).any(|p| p.matches(name))
+    }
+
+    /// Whether one of them contains every name `entry` matches.
+    pub fn contain(&self, entry: &ActionEntry, vars: &Vars) -> bool {
+        self.texts.contains(&entry.lower)
+            || self
+                .candidates(&entry.lower)
+                .any(|p| entry.pattern.contained_in(p, vars).is_yes())
     }
 }
