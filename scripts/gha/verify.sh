@@ -55,7 +55,9 @@ if pr_git diff --quiet "$merge_base" "$head_ref" -- policies filters.toml; then
 fi
 
 resolve_repokid
-# --repo: the checkout's own history, whatever its repokid.toml says `repo` is.
+# --repo: the checkout's own history, whatever its repokid.toml says `repo` is. --config: the
+# base's settings (the size limit), not the ones the pull request may have edited.
 args=(verify --repo "$pr_dir" --base "$base" --head "$head_ref")
+if [ -f "$gha_root/repokid.toml" ]; then args=(--config "$gha_root/repokid.toml" "${args[@]}"); fi
 if [ -n "${LABELS:-}" ]; then args+=(--labels "$LABELS"); fi
 (cd "$pr_dir" && rk "${args[@]}")
