@@ -91,7 +91,7 @@ fn usage(map: &PolicyMap, catalog: &Catalog, seed: u64) -> RoleUsage {
     for id in granted.iter() {
         let prefix = &catalog.service_of(id).prefix;
         services.entry(prefix.clone()).or_insert_with(|| {
-            let last_accessed = if hash(prefix, seed) % 2 == 0 {
+            let last_accessed = if hash(prefix, seed).is_multiple_of(2) {
                 LastAccessed::Never
             } else {
                 LastAccessed::At(now() - Duration::days(1))

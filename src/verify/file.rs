@@ -1,7 +1,7 @@
 //! One changed role file: where it is, what it holds, whether IAM would accept it, and what the
 //! role gains.
 
-use git2::{ErrorCode, FileMode, ObjectType, Repository, Tree};
+use git2::{ErrorCode, FileMode, Oid, Repository, Tree};
 use serde_json::Value;
 
 use super::locate::LineIndex;
@@ -45,23 +45,33 @@ pub(super) enum Entry {
 
 /// The entry at `path` in `tree`.
 pub(super) fn entry(repo: &Repository, tree: &Tree<'_>, path: &str) -> Result<Entry, VerifyError> {
-    let entry = match tree.get_path(std::path::Path::new(path)) {
-        Ok(e) => e,
-        Err(e) if e.code() == ErrorCode::NotFound => return Ok(Entry::Missing),
-        Err(e) => return Err(git_err(format!("reading {path}"))(e)),
+    match tree.get_path(std::path::Path::new(path)) {
+        Ok(e) => entry_of(repo, Some((e.id(), e.filemode())), path),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(Entry::Missing),
+        Err(e) => Err(git_err(format!("reading {path}"))(e)),
+    }
+}
+
+/// The entry with this object id and file mode (`None`: absent), read for `path`.
+pub(super) fn entry_of(
+    repo: &Repository,
+    side: Option<(Oid, i32)>,
+    path: &str,
+) -> Result<Entry, VerifyError> {
+    let Some((id, mode)) = side else {
+        return Ok(Entry::Missing);
     };
-    let mode = entry.filemode();
     if mode == i32::from(FileMode::Link) {
         return Ok(Entry::Other("a symbolic link"));
     }
     if mode == i32::from(FileMode::Commit) {
         return Ok(Entry::Other("a submodule"));
     }
-    if entry.kind() != Some(ObjectType::Blob) {
+    if mode == i32::from(FileMode::Tree) {
         return Ok(Entry::Other("a directory"));
     }
     let blob = repo
-        .find_blob(entry.id())
+        .find_blob(id)
         .map_err(git_err(format!("reading {path}")))?;
     Ok(Entry::File(blob.content().to_vec()))
 }
@@ -213,8 +223,7 @@ fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
 /// The head side of a changed file: every problem IAM or the store would have with it, and its
 /// policies when it parsed.
 pub(super) fn check_head(
-    repo: &Repository,
-    head_tree: &Tree<'_>,
+    head: Entry,
     report: &mut FileReport,
     size_limit: usize,
 ) -> Result<Option<Parsed>, VerifyError> {
@@ -223,7 +232,7 @@ pub(super) fn check_head(
         report.errors.push(problem(&path, None, None, message));
         return Ok(None);
     }
-    let bytes = match entry(repo, head_tree, &path)? {
+    let bytes = match head {
         Entry::File(bytes) => bytes,
         Entry::Other(kind) => {
             report.errors.push(problem(
@@ -278,13 +287,12 @@ pub(super) fn check_head(
 /// The policies of the file at `path` in `tree`, for comparison: `None` when absent; an empty map
 /// with a note when it is not a readable role file (then everything at head counts as new).
 pub(super) fn read_side(
-    repo: &Repository,
-    tree: &Tree<'_>,
+    side: Entry,
     path: &str,
     notes: &mut Vec<String>,
     what: &str,
-) -> Result<Option<PolicyMap>, VerifyError> {
-    Ok(match entry(repo, tree, path)? {
+) -> Option<PolicyMap> {
+    match side {
         Entry::Missing => None,
         Entry::Other(kind) => {
             notes.push(format!(
@@ -302,7 +310,7 @@ pub(super) fn read_side(
                 Some(PolicyMap::new())
             }
         },
-    })
+    }
 }
 
 /// Where a statement starts in a role file's text: `[policy, "Statement", index]` (no index for

@@ -33,7 +33,9 @@ use std::collections::BTreeMap;
 use git2::{Delta, DiffOptions, ErrorCode, Oid, Repository, Sort, Tree};
 use serde::Serialize;
 
-use self::file::{Entry, check_head, entry, parse_role_path, problem, read_side, statement_path};
+use self::file::{
+    Entry, check_head, entry, entry_of, parse_role_path, problem, read_side, statement_path,
+};
 use self::locate::LineIndex;
 use crate::engine::access::{Comparison, Finding, FindingKind, compare};
 use crate::engine::catalog::Catalog;
@@ -305,19 +307,8 @@ pub fn verify(
     }
     let syncs = sync_commits(repo, merge_base, head_id)?;
     let mut files = Vec::new();
-    for (path, change) in changed_paths(repo, &base_tree, &head_tree)? {
-        files.push(check_file(
-            repo,
-            &Trees {
-                base: &base_tree,
-                head: &head_tree,
-            },
-            &path,
-            change,
-            &syncs,
-            catalog,
-            size_limit,
-        )?);
+    for changed in changed_paths(repo, &base_tree, &head_tree)? {
+        files.push(check_file(repo, changed, &syncs, catalog, size_limit)?);
     }
     Ok(VerifyReport {
         base: base.to_string(),
@@ -334,11 +325,6 @@ fn tree_of(repo: &Repository, id: Oid) -> Result<Tree<'_>, VerifyError> {
     repo.find_commit(id)
         .and_then(|c| c.tree())
         .map_err(git_err(format!("reading the tree of {id}")))
-}
-
-struct Trees<'a, 'r> {
-    base: &'a Tree<'r>,
-    head: &'a Tree<'r>,
 }
 
 /// The sync commits between the merge base and the head, newest first, with their account.
@@ -367,12 +353,24 @@ fn sync_commits(
     Ok(out)
 }
 
-/// The paths under `policies/` that differ between the trees, sorted, with how they changed.
+/// One side of a changed path: its object id and file mode, `None` when absent.
+type Side = Option<(Oid, i32)>;
+
+/// A path under `policies/` that differs between the trees.
+struct Changed {
+    path: String,
+    change: Change,
+    old: Side,
+    new: Side,
+}
+
+/// The paths under `policies/` that differ between the trees, sorted, with both sides' objects
+/// (so nothing is looked up by path again).
 fn changed_paths(
     repo: &Repository,
     old: &Tree<'_>,
     new: &Tree<'_>,
-) -> Result<Vec<(String, Change)>, VerifyError> {
+) -> Result<Vec<Changed>, VerifyError> {
     let mut opts = DiffOptions::new();
     opts.pathspec(format!("{POLICIES_DIR}/"))
         .include_typechange(true)
@@ -381,6 +379,7 @@ fn changed_paths(
         .diff_tree_to_tree(Some(old), Some(new), Some(&mut opts))
         .map_err(git_err(format!("comparing {POLICIES_DIR}/")))?;
     let prefix = format!("{POLICIES_DIR}/");
+    let side = |f: git2::DiffFile<'_>| f.exists().then(|| (f.id(), i32::from(f.mode())));
     let mut out = BTreeMap::new();
     for delta in diff.deltas() {
         let change = match delta.status() {
@@ -397,21 +396,34 @@ fn changed_paths(
         let Some(path) = file.path() else { continue };
         let path = path.to_string_lossy().replace('\\', "/");
         if path.starts_with(&prefix) {
-            out.insert(path, change);
+            let (old, new) = (side(delta.old_file()), side(delta.new_file()));
+            out.insert(
+                path.clone(),
+                Changed {
+                    path,
+                    change,
+                    old,
+                    new,
+                },
+            );
         }
     }
-    Ok(out.into_iter().collect())
+    Ok(out.into_values().collect())
 }
 
 fn check_file(
     repo: &Repository,
-    trees: &Trees<'_, '_>,
-    path: &str,
-    change: Change,
+    Changed {
+        path,
+        change,
+        old,
+        new,
+    }: Changed,
     syncs: &[(Oid, Option<String>)],
     catalog: &Catalog,
     size_limit: usize,
 ) -> Result<FileReport, VerifyError> {
+    let path = path.as_str();
     let role_path = parse_role_path(path).ok();
     let mut report = FileReport {
         path: path.to_string(),
@@ -427,13 +439,23 @@ fn check_file(
     if change == Change::Deleted {
         return Ok(report);
     }
-    let Some(parsed) = check_head(repo, trees.head, &mut report, size_limit)? else {
+    let head = if parse_role_path(path).is_ok() {
+        entry_of(repo, new, path)?
+    } else {
+        Entry::Missing
+    };
+    let Some(parsed) = check_head(head, &mut report, size_limit)? else {
         return Ok(report);
     };
     let Some((account, role)) = role_path else {
         return Ok(report);
     };
-    let base = read_side(repo, trees.base, path, &mut report.notes, "the merge base")?;
+    let base = read_side(
+        entry_of(repo, old, path)?,
+        path,
+        &mut report.notes,
+        "the merge base",
+    );
     let new_role = base.is_none();
     let base = base.unwrap_or_default();
     let comparison = compare(&base, &parsed.map, catalog);
@@ -492,7 +514,12 @@ fn origin(
     };
     let tree = tree_of(repo, *sync)?;
     let mut ignored = Vec::new();
-    let recorded = read_side(repo, &tree, path, &mut ignored, "the sync commit")?;
+    let recorded = read_side(
+        entry(repo, &tree, path)?,
+        path,
+        &mut ignored,
+        "the sync commit",
+    );
     Ok(match recorded {
         Some(map) if compare(&map, head, catalog).grants_nothing_new() => Origin::Sync {
             commit: sync.to_string(),

@@ -210,7 +210,7 @@ impl Conditions {
 
     /// The first constraint of `other` that this block does not imply, or `None` when this block
     /// implies `other`.
-    pub fn unimplied<'a>(&self, other: &'a Conditions, vars: &mut Vars) -> Option<&'a Constraint> {
+    pub fn unimplied<'a>(&self, other: &'a Conditions, vars: &Vars) -> Option<&'a Constraint> {
         other
             .constraints
             .iter()
@@ -232,7 +232,7 @@ fn opaque(operator: &str, v: &Value, vars_on: bool) -> Constraint {
 }
 
 /// Whether constraint `h` implies constraint `b` for every request.
-fn implies(h: &Constraint, b: &Constraint, vars: &mut Vars) -> bool {
+fn implies(h: &Constraint, b: &Constraint, vars: &Vars) -> bool {
     // The identical constraint is the same predicate, whatever the operator (the only proof for
     // an operator not known here).
     if h.same(b) {
@@ -284,10 +284,9 @@ fn implies(h: &Constraint, b: &Constraint, vars: &mut Vars) -> bool {
             } else {
                 (&h.values, h.vars_on, &b.values, b.vars_on)
             };
-            let outer: Vec<ArnPattern> =
-                outer.iter().map(|o| ArnPattern::new(o, ov, vars)).collect();
+            let outer: Vec<ArnPattern> = outer.iter().map(|o| ArnPattern::new(o, ov)).collect();
             inner.iter().all(|i| {
-                let i = ArnPattern::new(i, iv, vars);
+                let i = ArnPattern::new(i, iv);
                 outer.iter().any(|o| i.contained_in(o, vars).is_yes())
             })
         }
@@ -306,7 +305,7 @@ fn implies(h: &Constraint, b: &Constraint, vars: &mut Vars) -> bool {
 
 /// A string value as a pattern: `Like` values are globs, `Equals` values literals; `${…}` is a
 /// variable when `vars_on`.
-fn value_pattern(s: &str, kind: StrKind, vars_on: bool, vars: &mut Vars) -> Pattern {
+fn value_pattern(s: &str, kind: StrKind, vars_on: bool, vars: &Vars) -> Pattern {
     let mut toks = Vec::with_capacity(s.len());
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
@@ -343,7 +342,7 @@ fn covers(
     outer: &[String],
     ok: StrKind,
     ov: bool,
-    vars: &mut Vars,
+    vars: &Vars,
 ) -> bool {
     match (ik, ok) {
         // Case-folded values: compare lowercased, and only plain text (no wildcard, no variable).
@@ -484,12 +483,12 @@ mod tests {
 
     /// Whether block `h` implies block `b`.
     fn implies(h: Value, b: Value) -> bool {
-        let mut v = Vars::default();
+        let v = Vars::default();
         let (h, b) = (
             Conditions::parse(Some(&h), true),
             Conditions::parse(Some(&b), true),
         );
-        h.unimplied(&b, &mut v).is_none()
+        h.unimplied(&b, &v).is_none()
     }
 
     #[test]

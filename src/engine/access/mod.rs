@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use self::automaton::Vars;
 use self::prove::{Gap, Missing};
-use self::statement::{Compiled, Group, Role, compile_all, group};
+use self::statement::{Compiled, Expansions, Group, Role, compile_all, group};
 use super::actionset::ActionSet;
 use super::catalog::Catalog;
 use super::policy::{Effect, PolicyMap};
@@ -106,12 +106,13 @@ impl Comparison {
 /// Proves (or fails to prove) that `head` grants nothing `base` did not, for one role. See the
 /// [module documentation](self).
 pub fn compare(base: &PolicyMap, head: &PolicyMap, catalog: &Catalog) -> Comparison {
-    let mut vars = Vars::default();
-    let head_allow = compile_all(head, Effect::Allow, Role::Inner, catalog, &mut vars);
-    let base_allow = compile_all(base, Effect::Allow, Role::Outer, catalog, &mut vars);
+    let vars = Vars::default();
+    let mut expansions = Expansions::new();
+    let head_allow = compile_all(head, Effect::Allow, Role::Inner, catalog, &mut expansions);
+    let base_allow = compile_all(base, Effect::Allow, Role::Outer, catalog, &mut expansions);
     let base_groups = group(&base_allow);
     let mut findings = Vec::new();
-    for gap in prove::uncovered(&head_allow, &base_groups, &mut vars) {
+    for gap in prove::uncovered(&head_allow, &base_groups, &vars) {
         findings.push(explain(
             FindingKind::Allow,
             &gap,
@@ -121,11 +122,11 @@ pub fn compare(base: &PolicyMap, head: &PolicyMap, catalog: &Catalog) -> Compari
         ));
     }
     drop(base_groups);
-    let base_deny = compile_all(base, Effect::Deny, Role::Inner, catalog, &mut vars);
+    let base_deny = compile_all(base, Effect::Deny, Role::Inner, catalog, &mut expansions);
     if !base_deny.is_empty() {
-        let head_deny = compile_all(head, Effect::Deny, Role::Outer, catalog, &mut vars);
+        let head_deny = compile_all(head, Effect::Deny, Role::Outer, catalog, &mut expansions);
         let head_groups = group(&head_deny);
-        for gap in prove::uncovered(&base_deny, &head_groups, &mut vars) {
+        for gap in prove::uncovered(&base_deny, &head_groups, &vars) {
             findings.push(explain(
                 FindingKind::Deny,
                 &gap,
@@ -216,7 +217,7 @@ fn explain(
         let g = &groups[*g];
         let cond = s
             .cond
-            .unimplied(&g.cond, &mut Vars::default())
+            .unimplied(&g.cond, &Vars::default())
             .map(|c| c.describe())
             .unwrap_or_else(|| "its condition".to_string());
         context = Some(format!("a request where {cond} does not hold"));

@@ -87,7 +87,7 @@ pub struct Gap {
 }
 
 /// Proves inner ⊆ outer statement by statement; returns what could not be shown.
-pub fn uncovered(inner: &[Compiled], groups: &[Group], vars: &mut Vars) -> Vec<Gap> {
+pub fn uncovered(inner: &[Compiled], groups: &[Group], vars: &Vars) -> Vec<Gap> {
     let mut gaps = Vec::new();
     // Covering groups per (inner key, resource entry), shared by statements with equal keys.
     let mut cache: HashMap<(String, usize), (Vec<usize>, ActionSet)> = HashMap::new();

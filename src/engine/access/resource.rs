@@ -42,7 +42,8 @@ enum Model {
     Pat(Pattern),
 }
 
-/// A compiled ARN pattern.
+/// A compiled ARN pattern. Its automata are built on first use: most comparisons never need
+/// them (identical resources take a shortcut).
 #[derive(Debug, Clone)]
 pub struct ArnPattern {
     text: String,
@@ -50,11 +51,80 @@ pub struct ArnPattern {
     vars_on: bool,
     universal: bool,
     /// strict, segment end, plain
-    models: [Model; 3],
+    models: std::cell::OnceCell<[Model; 3]>,
+}
+
+impl ArnPattern {
+    /// A pattern for `text`; `vars_on` when the document's version gives policy variables
+    /// meaning.
+    pub fn new(text: &str, vars_on: bool) -> ArnPattern {
+        ArnPattern {
+            text: text.to_string(),
+            vars_on: vars_on && text.contains("${"),
+            universal: !text.is_empty() && text.bytes().all(|b| b == b'*'),
+            models: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn models(&self, vars: &Vars) -> &[Model; 3] {
+        self.models.get_or_init(|| {
+            let items = items(&self.text, self.vars_on, vars);
+            [
+                model(&items, Reading::Strict),
+                model(&items, Reading::SegmentEnd),
+                model(&items, Reading::Plain),
+            ]
+        })
+    }
+
+    /// The pattern as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it is `*` (matches every resource).
+    pub fn is_universal(&self) -> bool {
+        self.universal
+    }
+
+    fn same(&self, other: &ArnPattern) -> bool {
+        self.text == other.text && self.vars_on == other.vars_on
+    }
+
+    /// Whether every ARN this pattern matches is matched by `other`, under every reading.
+    /// `No` carries an ARN this one matches and `other` does not.
+    pub fn contained_in(&self, other: &ArnPattern, vars: &Vars) -> Answer {
+        if self.same(other) || other.universal {
+            return Answer::Yes;
+        }
+        for (mine, theirs) in self.models(vars).iter().zip(other.models(vars)) {
+            let answer = match (mine, theirs) {
+                (Model::Empty, _) => continue,
+                (Model::Opaque, _) | (_, Model::Opaque) => Answer::Unknown,
+                (Model::Pat(p), Model::Empty) => Answer::No(example(p)),
+                (Model::Pat(p), Model::Pat(q)) => p.contained_in(q, vars),
+            };
+            if !answer.is_yes() {
+                return answer;
+            }
+        }
+        Answer::Yes
+    }
+
+    /// Whether no ARN matches both (proved under the plain reading, which contains the others).
+    pub fn disjoint(&self, other: &ArnPattern, vars: &Vars) -> bool {
+        if self.universal || other.universal {
+            return false;
+        }
+        match (&self.models(vars)[2], &other.models(vars)[2]) {
+            (Model::Pat(p), Model::Pat(q)) => p.disjoint(q, vars),
+            _ => false,
+        }
+    }
 }
 
 /// Splits `text` into items; `${…}` is a variable (or an escape) when `vars_on`.
-fn items(text: &str, vars_on: bool, vars: &mut Vars) -> Vec<Item> {
+fn items(text: &str, vars_on: bool, vars: &Vars) -> Vec<Item> {
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
@@ -136,70 +206,6 @@ fn model(items: &[Item], reading: Reading) -> Model {
     Model::Pat(Pattern::new(toks))
 }
 
-impl ArnPattern {
-    /// Compiles `text`; `vars_on` when the document's version gives policy variables meaning.
-    pub fn new(text: &str, vars_on: bool, vars: &mut Vars) -> ArnPattern {
-        let vars_on = vars_on && text.contains("${");
-        let items = items(text, vars_on, vars);
-        let universal = !text.is_empty() && text.bytes().all(|b| b == b'*');
-        ArnPattern {
-            text: text.to_string(),
-            vars_on,
-            universal,
-            models: [
-                model(&items, Reading::Strict),
-                model(&items, Reading::SegmentEnd),
-                model(&items, Reading::Plain),
-            ],
-        }
-    }
-
-    /// The pattern as written.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// Whether it is `*` (matches every resource).
-    pub fn is_universal(&self) -> bool {
-        self.universal
-    }
-
-    fn same(&self, other: &ArnPattern) -> bool {
-        self.text == other.text && self.vars_on == other.vars_on
-    }
-
-    /// Whether every ARN this pattern matches is matched by `other`, under every reading.
-    /// `No` carries an ARN this one matches and `other` does not.
-    pub fn contained_in(&self, other: &ArnPattern, vars: &Vars) -> Answer {
-        if self.same(other) || other.universal {
-            return Answer::Yes;
-        }
-        for (mine, theirs) in self.models.iter().zip(&other.models) {
-            let answer = match (mine, theirs) {
-                (Model::Empty, _) => continue,
-                (Model::Opaque, _) | (_, Model::Opaque) => Answer::Unknown,
-                (Model::Pat(p), Model::Empty) => Answer::No(example(p)),
-                (Model::Pat(p), Model::Pat(q)) => p.contained_in(q, vars),
-            };
-            if !answer.is_yes() {
-                return answer;
-            }
-        }
-        Answer::Yes
-    }
-
-    /// Whether no ARN matches both (proved under the plain reading, which contains the others).
-    pub fn disjoint(&self, other: &ArnPattern, vars: &Vars) -> bool {
-        if self.universal || other.universal {
-            return false;
-        }
-        match (&self.models[2], &other.models[2]) {
-            (Model::Pat(p), Model::Pat(q)) => p.disjoint(q, vars),
-            _ => false,
-        }
-    }
-}
-
 /// One string a pattern matches: wildcards matching nothing, `?` matching `x`.
 fn example(p: &Pattern) -> String {
     p.toks()
@@ -218,20 +224,14 @@ mod tests {
     use super::*;
 
     fn contained(h: &str, b: &str) -> bool {
-        let mut v = Vars::default();
-        let (h, b) = (
-            ArnPattern::new(h, true, &mut v),
-            ArnPattern::new(b, true, &mut v),
-        );
+        let v = Vars::default();
+        let (h, b) = (ArnPattern::new(h, true), ArnPattern::new(b, true));
         h.contained_in(&b, &v).is_yes()
     }
 
     fn disjoint(a: &str, b: &str) -> bool {
-        let mut v = Vars::default();
-        let (a, b) = (
-            ArnPattern::new(a, true, &mut v),
-            ArnPattern::new(b, true, &mut v),
-        );
+        let v = Vars::default();
+        let (a, b) = (ArnPattern::new(a, true), ArnPattern::new(b, true));
         a.disjoint(&b, &v)
     }
 
@@ -290,9 +290,9 @@ mod tests {
         let acct = "arn:aws:iam::${aws:PrincipalAccount}:role/x";
         assert!(!contained(acct, "arn:aws:iam::*:role/x"));
         // Version 2008-10-17: literal text.
-        let mut v = Vars::default();
-        let lit = ArnPattern::new(user, false, &mut v);
-        let var = ArnPattern::new(user, true, &mut v);
+        let v = Vars::default();
+        let lit = ArnPattern::new(user, false);
+        let var = ArnPattern::new(user, true);
         assert!(lit.contained_in(&var, &v) != Answer::Yes);
         assert!(disjoint(
             "arn:aws:s3:::a/${aws:username}",

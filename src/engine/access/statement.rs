@@ -51,7 +51,8 @@ pub struct Compiled {
     pub effect: Effect,
     /// Whether the entries are `NotAction` exclusions.
     pub not_action: bool,
-    /// The `Action`/`NotAction` entries.
+    /// For `Action`: the entries that reach beyond the catalog (wildcards, unknown names); for
+    /// `NotAction`: every exclusion.
     pub actions: Vec<ActionEntry>,
     /// The catalog actions it matches.
     pub cat: ActionSet,
@@ -85,31 +86,45 @@ pub fn compile(
     vars_on: bool,
     role: Role,
     catalog: &Catalog,
-    vars: &mut Vars,
+    expansions: &mut Expansions,
 ) -> Compiled {
     let not_action = st.kind() == ActionKind::NotAction;
     let mut matched = ActionSet::default();
-    let actions: Vec<ActionEntry> = st
-        .entries()
-        .iter()
-        .map(|e| {
-            let lower = e.to_ascii_lowercase();
-            let wildcard = has_wildcard(&lower);
-            let known = match catalog.expand(&lower) {
-                Expansion::Known(set) => {
-                    matched.union_with(&set);
-                    true
+    // Only entries that reach beyond the catalog (and every NotAction exclusion) need their text
+    // and an automaton; a catalog name is fully described by its bit.
+    let mut actions = Vec::new();
+    for e in st.entries() {
+        let known = match expansions.get(e.as_str()) {
+            Some(Some(set)) => {
+                matched.union_with(set);
+                true
+            }
+            Some(None) => false,
+            None => {
+                let set = match catalog.expand(e) {
+                    Expansion::Known(set) => Some(set),
+                    Expansion::Unknown => None,
+                };
+                if let Some(set) = &set {
+                    matched.union_with(set);
                 }
-                Expansion::Unknown => false,
-            };
-            ActionEntry {
+                let known = set.is_some();
+                expansions.insert(e.clone(), set);
+                known
+            }
+        };
+        let wildcard = has_wildcard(e);
+        let open = wildcard || !known;
+        if open || not_action {
+            let lower = e.to_ascii_lowercase();
+            actions.push(ActionEntry {
                 pattern: Pattern::glob(&lower),
-                open: wildcard || !known,
+                open,
                 wildcard,
                 lower,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     let cat = if not_action {
         let mut all = catalog.all();
         all.difference_with(&matched);
@@ -126,11 +141,11 @@ pub fn compile(
     let resources: Vec<ArnPattern> = match raw {
         Some(v) => strings(v)
             .iter()
-            .map(|r| ArnPattern::new(r, vars_on, vars))
+            .map(|r| ArnPattern::new(r, vars_on))
             .collect(),
         // No resource at all (IAM rejects it): everything when it must be covered, nothing when
         // it covers.
-        None if role == Role::Inner => vec![ArnPattern::new("*", false, vars)],
+        None if role == Role::Inner => vec![ArnPattern::new("*", false)],
         None => Vec::new(),
     };
     let cond_value = fields.get("Condition");
@@ -160,20 +175,24 @@ pub fn compile(
     }
 }
 
+/// Catalog expansions by entry as written, shared by the statements of both sides of a
+/// comparison (most entries appear on both).
+pub type Expansions = HashMap<String, Option<ActionSet>>;
+
 /// Every statement of `map` with effect `effect`, compiled for `role`.
 pub fn compile_all(
     map: &PolicyMap,
     effect: Effect,
     role: Role,
     catalog: &Catalog,
-    vars: &mut Vars,
+    expansions: &mut Expansions,
 ) -> Vec<Compiled> {
     let mut out = Vec::new();
     for (name, doc) in map {
         let vars_on = doc.has_policy_variables();
         for (i, st) in doc.statements().iter().enumerate() {
             if st.effect() == effect {
-                out.push(compile(name, i, st, vars_on, role, catalog, vars));
+                out.push(compile(name, i, st, vars_on, role, catalog, expansions));
             }
         }
     }
@@ -195,7 +214,7 @@ pub struct Group {
     pub cond: Conditions,
     /// Catalog actions of all members.
     pub cat: ActionSet,
-    /// Literal `Action` entries, lowercase.
+    /// `Action` names the catalog does not know, lowercase (a known name is in `cat`).
     pub literals: HashSet<String>,
     /// Wildcard `Action` entries.
     pub wildcards: Wildcards,
