@@ -13,7 +13,7 @@
 //! * [`apply`] — pushing merged files to IAM through the [`apply::LiveIam`] trait, never over
 //!   drift; [`aws`] implements it.
 //! * [`github`] — pushing proposal branches, pull requests, scheduling, comment commands.
-//! * [`verify`] — the check a pull request runs: files valid, no access added.
+//! * [`verify`] — the check a pull request runs: files valid, and no new access, proved.
 //! * [`cli`] — the `repokid` command line, a thin layer over the above.
 //! * [`synth`] — a seeded synthetic organisation, for benchmarks and property tests.
 

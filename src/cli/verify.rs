@@ -26,6 +26,9 @@ const LIST_LIMIT: usize = 10;
     (docs/reviewing.md). What cannot be proved fails, with an example request.\n\n\
     Exit status: 0 when every changed file under policies/ is valid and no role gains access \
     (or the pull request carries the allow label); 1 otherwise.\n\n\
+    --format json (schema version 2): verdict, files, errors (file, line, column, message), and \
+    widenings (file, account, role, new_role, origin, added_actions, findings: kind allow|deny, \
+    policy, statement, line, request {action, resource, context}, message).\n\n\
     Examples:\n  \
     repokid verify --base origin/main\n  \
     repokid verify --base origin/main --labels repokid:adds-access --format json\n\n\
