@@ -461,6 +461,16 @@ pub fn sync(
     inventory: &Inventory,
     accounts: &[String],
 ) -> Result<Vec<SyncOutcome>, OpsError> {
+    sync_at(store, inventory, accounts, None)
+}
+
+/// [`sync`], with the commits dated `time` (`None`: now).
+pub fn sync_at(
+    store: &PolicyStore,
+    inventory: &Inventory,
+    accounts: &[String],
+    time: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<SyncOutcome>, OpsError> {
     let mut out = Vec::new();
     for (account, roles) in &inventory.roles {
         if !accounts.is_empty() && !accounts.contains(account) {
@@ -474,6 +484,7 @@ pub fn sync(
         let written = store.write_account(&WriteAccount {
             roles: map,
             mode: WriteMode::ReplaceAll,
+            time,
             ..WriteAccount::new(branch, account.clone())
         })?;
         tracing::info!(account = %account, roles = roles.len(), committed = written.is_some(), "synced");

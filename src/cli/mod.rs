@@ -95,6 +95,10 @@ enum Command {
     /// (Repokid's update_role_cache).
     #[command(alias = "update_role_cache")]
     Sync(sync::SyncArgs),
+    /// Merge the sync commit at HEAD into the protected branch through a recording pull request,
+    /// so live state (and with it permission ages) reaches it even on nights with nothing to
+    /// propose.
+    Record(sync::RecordArgs),
     /// Show what would be removed from each role and why, changing nothing (a dry run of
     /// Repokid's repo_all_roles).
     #[command(aliases = ["repo_all_roles", "repo_role"])]
@@ -145,9 +149,10 @@ enum Command {
         repokid apply --commit --account 111122223333 --format json\n\n\
         The baseline ref lives in git: fetch and push refs/repokid/* with the branch (docs/aws.md).")]
     Apply(apply::ApplyArgs),
-    /// The pull-request check: every changed policy file parses and fits the size limit, and no
-    /// role gains an action its base did not grant (each added action named with the policy,
-    /// statement and entry it comes from) unless the pull request carries the allow label.
+    /// The pull-request check: every changed policy file follows IAM's grammar and fits the size
+    /// limit, and each changed role is proved to grant nothing its base did not (actions,
+    /// resources, conditions, Deny; each widening named with an example request) unless the pull
+    /// request carries the allow label.
     Verify(verify::VerifyArgs),
     /// Answer the `/repokid …` commands of an issue or pull-request comment (the `issue_comment`
     /// event): show, opt-out, remove-opt-out, rollback. Commenters need write access; each command
@@ -212,6 +217,7 @@ fn run(cli: Cli, config_given: bool) -> anyhow::Result<ExitCode> {
         Command::Init(a) => init::run_init(a),
         Command::Config(a) => init::run_config(a),
         Command::Sync(a) => sync::run(a, &ctx),
+        Command::Record(a) => sync::run_record(a, &ctx),
         Command::Plan(a) => plan::run_plan(a, &ctx),
         Command::Propose(a) => plan::run_propose(a, &ctx),
         Command::DisplayRole(a) => plan::run_display_role(a, &ctx),

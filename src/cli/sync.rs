@@ -6,6 +6,8 @@ use anyhow::Result;
 
 use super::inputs::{InputArgs, open_store};
 use super::{Ctx, Format};
+use crate::github::client::{GitHub, token_from_env};
+use crate::github::record::{Recorded, record};
 
 /// Arguments of `sync`.
 #[derive(Debug, clap::Args)]
@@ -23,7 +25,10 @@ pub fn run(a: &SyncArgs, ctx: &Ctx) -> Result<ExitCode> {
     if let Some(aws) = aws.made() {
         tracing::info!(calls = ?aws.calls.snapshot(), "AWS calls");
     }
-    let outcomes = crate::ops::sync(&store, &inventory, &a.inputs.accounts(&ws)?)?;
+    // With --now, the commit carries that time too: permission ages are read from commit times,
+    // and a replayed night must age what it records as the real one would.
+    let time = ctx.now_given.then_some(ctx.now);
+    let outcomes = crate::ops::sync_at(&store, &inventory, &a.inputs.accounts(&ws)?, time)?;
     match ctx.format {
         Format::Json => {
             let doc: Vec<_> = outcomes
@@ -58,6 +63,58 @@ pub fn run(a: &SyncArgs, ctx: &Ctx) -> Result<ExitCode> {
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `record`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Run right after `repokid sync --account ID` on a checkout of the protected \
+    branch: when sync made a commit, it is pushed to repokid/record/ID and merged through a \
+    pull request (label repokid:record), so the protected branch learns what is live and \
+    permission ages accumulate. When the branch's rules refuse the merge (checks running, a \
+    review required, verify failing on added access), the pull request waits. Needs [github] \
+    repo and a token (GITHUB_TOKEN)."
+)]
+pub struct RecordArgs {
+    /// The account whose sync commit (at HEAD) is recorded.
+    #[arg(long = "account", value_name = "ID")]
+    account: String,
+}
+
+/// `repokid record`.
+pub fn run_record(a: &RecordArgs, ctx: &Ctx) -> Result<ExitCode> {
+    let ws = ctx.workspace()?;
+    crate::store::names::validate_account_id(&a.account)?;
+    let store = open_store(ctx.repo.as_ref(), &ws)?;
+    let gh = GitHub::connect(&ws.settings.github, &ws.settings.base_dir, token_from_env())?;
+    let done = record(&gh, &ws.settings.github, &store, &a.account)?;
+    match ctx.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"version": 1, "account": a.account, "recorded": done})
+            )?
+        ),
+        Format::Human => println!(
+            "{}: {}",
+            a.account,
+            match &done {
+                Recorded::Nothing => "nothing to record (no sync commit at HEAD)".to_string(),
+                Recorded::Merged { pull_request, url } => {
+                    format!("recorded: #{pull_request} merged ({url})")
+                }
+                Recorded::Waiting {
+                    pull_request,
+                    url,
+                    reason,
+                } => format!("#{pull_request} waits to be merged: {reason} ({url})"),
+                Recorded::Declined { pull_request } => format!(
+                    "not recorded: #{pull_request}, this same recording, was closed without merging"
+                ),
+            }
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

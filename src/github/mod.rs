@@ -5,6 +5,8 @@
 //!   permissions, merges.
 //! * [`review`] — opening or updating one pull request per proposal branch.
 //! * [`publish`] — pushing proposal branches and opening their pull requests.
+//! * [`record`] — recording live state on the protected branch through a pull request repokid
+//!   merges itself.
 //! * [`schedule`] — scheduled proposals: a not-before date, a pending status, merging when due.
 //! * [`dispatch`] — `/repokid …` commands in issue and pull-request comments, each answered with
 //!   a comment (Repokid's dispatcher).
@@ -13,5 +15,6 @@ pub mod client;
 pub mod dispatch;
 pub mod publish;
 pub mod push;
+pub mod record;
 pub mod review;
 pub mod schedule;

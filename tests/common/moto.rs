@@ -156,6 +156,13 @@ pub fn seed_access_advisor(data: &serde_json::Value) {
     http(endpoint(), "POST", "/_aa/seed", &data.to_string()).unwrap();
 }
 
+/// Makes Access Advisor jobs for `account`'s roles complete at `now` (replaying later nights
+/// without the usage data going stale).
+pub fn set_access_advisor_clock(account: &str, now: chrono::DateTime<chrono::Utc>) {
+    let body = serde_json::json!({"account": account, "now": now.to_rfc3339()});
+    http(endpoint(), "POST", "/_aa/clock", &body.to_string()).unwrap();
+}
+
 /// IAM in one account of moto, reached by assuming `RepokidRole` there.
 pub struct MotoAccount {
     /// The account id.

@@ -26,6 +26,10 @@ from moto.iam.exceptions import NotFoundException
 from moto.iam.responses import IamResponse
 
 AA, JOBS = {}, {}
+# Per-account clocks (POST /_aa/clock {"account": ID, "now": RFC 3339}): jobs for that account's
+# roles complete at that instant, so a test can replay nights without the data going stale.
+# Per account, because one server serves many tests at once.
+CLOCKS = {}
 
 
 def _date(text):
@@ -34,10 +38,13 @@ def _date(text):
 
 def _generate(self):
     job = str(uuid.uuid4())
+    arn = self._get_param("Arn") or ""
+    parts = arn.split(":")
+    account = parts[4] if len(parts) > 4 else ""
     JOBS[job] = {
-        "arn": self._get_param("Arn"),
+        "arn": arn,
         "granularity": self._get_param("Granularity", "SERVICE_LEVEL"),
-        "created": datetime.datetime.now(datetime.timezone.utc),
+        "created": CLOCKS.get(account, datetime.datetime.now(datetime.timezone.utc)),
         "polls": 0,
     }
     return ActionResult({"JobId": job})
@@ -106,6 +113,11 @@ def _call(self, environ, start_response):
         AA.update(json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))))
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps({"seeded": len(AA)}).encode()]
+    if environ.get("PATH_INFO") == "/_aa/clock" and environ["REQUEST_METHOD"] == "POST":
+        body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        CLOCKS[body["account"]] = _date(body["now"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"clock": body}).encode()]
     return _orig(self, environ, start_response)
 
 
