@@ -789,6 +789,8 @@ struct StoredPr {
 struct MergingGitHub {
     origin: PathBuf,
     prs: std::sync::Mutex<Vec<StoredPr>>,
+    /// Refuse merges, as a branch whose required checks have not run yet does.
+    refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn stored_json(p: &StoredPr) -> Value {
@@ -848,6 +850,11 @@ impl Respond for MergingGitHub {
                     pr.body = b.to_string();
                 }
                 ResponseTemplate::new(200).set_body_json(stored_json(pr))
+            }
+            ("PUT", p) if p.ends_with("/merge") && self.refuse.load(Ordering::Relaxed) => {
+                ResponseTemplate::new(405).set_body_json(
+                    json!({"message": "Required status check \"verify\" is expected."}),
+                )
             }
             ("PUT", p) if p.ends_with("/merge") => {
                 let n = number(p).unwrap_or_default();
@@ -911,11 +918,13 @@ fn nights_of_the_shipped_loop_record_live_state_and_propose_after_the_grace_peri
         .build()
         .unwrap();
     let server = rt.block_on(MockServer::start());
+    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     rt.block_on(
         Mock::given(any())
             .respond_with(MergingGitHub {
                 origin: origin.clone(),
                 prs: std::sync::Mutex::new(Vec::new()),
+                refuse: refuse.clone(),
             })
             .mount(&server),
     );
@@ -969,15 +978,40 @@ fn nights_of_the_shipped_loop_record_live_state_and_propose_after_the_grace_peri
         .count()
     };
 
-    // Night 0: the account's roles are recorded, and the recording is merged into main; every
-    // permission is new, so nothing is proposed.
+    // Night 0: the account's roles are recorded; the recording waits (its checks have not run);
+    // every permission is new, so nothing is proposed.
     let job = night(0);
+    assert!(
+        job.stdout.contains("#301 waits to be merged"),
+        "{}",
+        job.stdout
+    );
+    assert_eq!(syncs_on_main(), 0);
+    let recorded = rev(&origin, &format!("refs/heads/repokid/record/{}", acct.id));
+    // Night 1: the same live state: the waiting commit (dated night 0) is merged, not a new one.
+    refuse.store(false, Ordering::Relaxed);
+    let job = night(1);
     assert!(
         job.stdout.contains("recorded: #301 merged"),
         "{}",
         job.stdout
     );
     assert_eq!(syncs_on_main(), 1);
+    let on_main = git(
+        &origin,
+        &[
+            "log",
+            "--format=%H %ct",
+            "--grep=Repokid-Action: sync",
+            "main",
+        ],
+    );
+    assert!(on_main.starts_with(&recorded), "{on_main} vs {recorded}");
+    let dated: i64 = on_main.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        (dated - start.timestamp()).abs() < 60,
+        "the recording is dated night 0: {on_main}"
+    );
     assert!(
         !git(
             &origin,
@@ -991,8 +1025,8 @@ fn nights_of_the_shipped_loop_record_live_state_and_propose_after_the_grace_peri
         "a proposal on the first night"
     );
 
-    // Nights 1 and 7: live state unchanged, nothing recorded again (the ages keep running).
-    for n in [1, 7, 13] {
+    // Nights 7 and 13: live state unchanged, nothing recorded again (the ages keep running).
+    for n in [7, 13] {
         let job = night(n);
         assert!(
             !job.stdout.contains("recorded:"),
