@@ -399,6 +399,20 @@ fn pr_event(dir: &Path, labels: &[&str]) -> PathBuf {
     path
 }
 
+/// The repokid.toml of a policy repository on moto (inventory and Access Advisor from AWS) and
+/// the GitHub stand-ins, with these accounts and `[engine]` lines.
+fn settings_toml(accounts: &[&str], engine: &str, api: &str, git_url: &str) -> String {
+    let accounts: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        "accounts = [{}]\n\n[sources]\ninventory-source = \"aws\"\n\
+         usage-source = \"access-advisor\"\n\n[aws]\nassume-role = \"RepokidRole\"\n\
+         access-advisor-timeout-seconds = 60\nmax-attempts = 2\ncall-timeout-seconds = 5\n\n\
+         [engine]\n{engine}\n[github]\nrepo = \"{REPO}\"\napi-url = \"{api}\"\n\
+         git-url = \"{git_url}\"\n",
+        accounts.join(", ")
+    )
+}
+
 #[test]
 fn the_workflow_scripts_run_the_loop_end_to_end() {
     let (old, new) = (MotoAccount::fresh(), MotoAccount::fresh());
@@ -417,15 +431,11 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     let s = seed.path();
     std::fs::write(
         s.join("repokid.toml"),
-        format!(
-            "accounts = [\"{}\", \"{}\"]\n\n[sources]\ninventory-source = \"aws\"\n\
-             usage-source = \"access-advisor\"\n\n[aws]\nassume-role = \"RepokidRole\"\n\
-             access-advisor-timeout-seconds = 60\nmax-attempts = 2\ncall-timeout-seconds = 5\n\n\
-             [engine]\ngrace-days = 0\n\n[github]\nrepo = \"{REPO}\"\napi-url = \"{}\"\n\
-             git-url = \"{url}\"\n",
-            new.id,
-            old.id,
-            api.server.uri()
+        settings_toml(
+            &[&new.id, &old.id],
+            "grace-days = 0\n",
+            &api.server.uri(),
+            &url,
         ),
     )
     .unwrap();
@@ -937,14 +947,7 @@ fn nights_of_the_shipped_loop_record_live_state_and_propose_after_the_grace_peri
     let s = seed.path();
     std::fs::write(
         s.join("repokid.toml"),
-        format!(
-            "accounts = [\"{}\"]\n\n[sources]\ninventory-source = \"aws\"\n\
-             usage-source = \"access-advisor\"\n\n[aws]\nassume-role = \"RepokidRole\"\n\
-             access-advisor-timeout-seconds = 60\nmax-attempts = 2\ncall-timeout-seconds = 5\n\n\
-             [github]\nrepo = \"{REPO}\"\napi-url = \"{}\"\ngit-url = \"{url}\"\n",
-            acct.id,
-            server.uri()
-        ),
+        settings_toml(&[&acct.id], "", &server.uri(), &url),
     )
     .unwrap();
     std::fs::write(s.join("filters.toml"), "[age]\nminimum_days = 0\n").unwrap();

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::automaton::{Pattern, Tok, Vars};
-use super::resource::ArnPattern;
+use super::resource::{ArnPattern, Item, items};
 
 /// `ForAllValues:` / `ForAnyValue:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,31 +306,20 @@ fn implies(h: &Constraint, b: &Constraint, vars: &Vars) -> bool {
 /// A string value as a pattern: `Like` values are globs, `Equals` values literals; `${…}` is a
 /// variable when `vars_on`.
 fn value_pattern(s: &str, kind: StrKind, vars_on: bool, vars: &Vars) -> Pattern {
-    let mut toks = Vec::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if vars_on
-            && rest.starts_with("${")
-            && let Some(end) = rest.find('}')
-        {
-            let name = &rest[2..end];
-            toks.push(match name {
-                "*" => Tok::Lit('*'),
-                "?" => Tok::Lit('?'),
-                "$" => Tok::Lit('$'),
-                _ => Tok::Var(vars.id(name)),
-            });
-            rest = &rest[end + 1..];
-            continue;
-        }
-        toks.push(match (c, kind) {
-            ('*', StrKind::Glob) => Tok::Any { colon: true },
-            ('?', StrKind::Glob) => Tok::One { colon: true },
-            (c, _) => Tok::Lit(c),
-        });
-        rest = &rest[c.len_utf8()..];
-    }
-    Pattern::new(toks)
+    let glob = kind == StrKind::Glob;
+    Pattern::new(
+        items(s, vars_on, vars)
+            .into_iter()
+            .map(|i| match i {
+                Item::Star if glob => Tok::Any { colon: true },
+                Item::Quest if glob => Tok::One { colon: true },
+                Item::Star => Tok::Lit('*'),
+                Item::Quest => Tok::Lit('?'),
+                Item::Lit(c) => Tok::Lit(c),
+                Item::Var(v) => Tok::Var(v),
+            })
+            .collect(),
+    )
 }
 
 /// Whether every value of `inner` (matched as `ik`) is matched by some value of `outer` (matched

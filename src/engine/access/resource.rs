@@ -24,7 +24,7 @@ use super::automaton::{Answer, Pattern, Tok, Vars};
 
 /// One item of a pattern as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Item {
+pub(super) enum Item {
     Lit(char),
     Star,
     Quest,
@@ -124,7 +124,7 @@ impl ArnPattern {
 }
 
 /// Splits `text` into items; `${…}` is a variable (or an escape) when `vars_on`.
-fn items(text: &str, vars_on: bool, vars: &Vars) -> Vec<Item> {
+pub(super) fn items(text: &str, vars_on: bool, vars: &Vars) -> Vec<Item> {
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
