@@ -34,6 +34,12 @@
 //! request into pr/, and restores the binary outside both, keyed on trusted/ alone; the other
 //! workflows keep the binary in the runner's temporary directory, restore it from a cache keyed
 //! on the sources and save it only from main's prepare jobs, never when a release is pinned.
+//! Identity: each AWS credential step asks for a session exactly as long as its job's timeout,
+//! each hub role is used only in its environment (the write path only in apply.yml's
+//! environment-protected apply job), App tokens carry explicit `permission-*` inputs, secrets
+//! appear only in jobs with an environment, and docs/setup.md's trust policies name environment
+//! subjects exactly, keep role assumption inside the organisation and raise MaxSessionDuration
+//! to the workflows' sessions.
 
 mod common;
 
@@ -2057,4 +2063,157 @@ fn workflows_keep_the_binary_outside_the_checkout_and_cache_it_only_from_main() 
     }
     // dispatch.yml restores what propose.yml and apply.yml save.
     assert_eq!(keys.len(), 1, "{keys:?}");
+}
+
+/// The value of a job-level `key` (e.g. timeout-minutes, environment) of `job` in `yaml`.
+fn job_field(yaml: &str, job: &str, key: &str) -> Option<String> {
+    job_block(yaml, job)
+        .lines()
+        .find(|l| indent(l) == 4 && l.trim_start().starts_with(&format!("{key}:")))
+        .and_then(|l| value(l, key))
+        .map(|v| v.split(" #").next().unwrap().trim().to_string())
+}
+
+#[test]
+fn aws_credentials_and_app_tokens_are_scoped_to_their_jobs() {
+    let mut durations = BTreeMap::new();
+    for file in WORKFLOWS {
+        let text = workflow_text(file);
+        let jobs: std::collections::BTreeSet<String> =
+            steps(&text).into_iter().map(|s| s.job).collect();
+        for job in &jobs {
+            let block = job_block(&text, job);
+            let environment = job_field(&text, job, "environment");
+            let timeout: u64 = job_field(&text, job, "timeout-minutes")
+                .unwrap_or_else(|| panic!("{file}/{job}: no timeout-minutes"))
+                .parse()
+                .unwrap();
+            for b in step_blocks(&text, job) {
+                let uses = field(&b, "uses").unwrap_or_default();
+                if uses.starts_with("aws-actions/configure-aws-credentials@") {
+                    // The session lasts as long as the job may run, not the default hour, and
+                    // no longer.
+                    let duration: u64 = field(&b, "role-duration-seconds")
+                        .unwrap_or_else(|| panic!("{file}/{job}: no role-duration-seconds"))
+                        .parse()
+                        .unwrap();
+                    assert_eq!(
+                        duration,
+                        timeout * 60,
+                        "{file}/{job}: role-duration-seconds must be the job's timeout"
+                    );
+                    // Each hub role only in its environment, which its trust policy names; no
+                    // fallback from one to the other.
+                    let role = field(&b, "role-to-assume").unwrap();
+                    let expected = match environment.as_deref() {
+                        Some("iam-apply") => "${{ vars.REPOKID_APPLY_HUB_ROLE_ARN }}",
+                        Some("iam-propose") => "${{ vars.REPOKID_HUB_ROLE_ARN }}",
+                        other => panic!(
+                            "{file}/{job}: AWS credentials outside the iam-propose and iam-apply environments ({other:?})"
+                        ),
+                    };
+                    assert_eq!(role, expected, "{file}/{job}");
+                    durations.insert(environment.clone().unwrap(), duration);
+                }
+                if uses.starts_with("actions/create-github-app-token@") {
+                    let permissions: Vec<(String, String)> = b
+                        .iter()
+                        .filter_map(|l| {
+                            let (k, v) = l.trim().split_once(':')?;
+                            let v = v.split(" #").next().unwrap().trim();
+                            k.starts_with("permission-")
+                                .then(|| (k.to_string(), v.to_string()))
+                        })
+                        .collect();
+                    assert!(
+                        !permissions.is_empty(),
+                        "{file}/{job}: an App token without permission-* inputs has all of the installation's"
+                    );
+                    for (k, v) in &permissions {
+                        assert!(v == "read" || v == "write", "{file}/{job}: {k}: {v}");
+                    }
+                }
+            }
+            // The App's key is a secret of the job's environment, never the repository's.
+            if block.contains("secrets.") {
+                assert!(
+                    environment.is_some(),
+                    "{file}/{job}: a secret in a job without an environment"
+                );
+            }
+            // The write role, and the hub that may assume it, only in the environment-protected
+            // apply job.
+            for name in [
+                "REPOKID_APPLY_HUB_ROLE_ARN",
+                "REPOKID_APPLY_ASSUME_ROLE",
+                "iam-apply",
+            ] {
+                if block.contains(name) {
+                    assert_eq!(
+                        (file, job.as_str(), environment.as_deref()),
+                        ("apply.yml", "apply", Some("iam-apply")),
+                        "{name} outside the apply job"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        durations.keys().collect::<Vec<_>>(),
+        ["iam-apply", "iam-propose"],
+        "{durations:?}"
+    );
+
+    // The setup guide: each hub role's MaxSessionDuration covers its session, every OIDC trust
+    // names an environment's subject exactly, and every role assumption is kept inside the
+    // organisation.
+    let doc = std::fs::read_to_string(root().join("docs/setup.md")).unwrap();
+    for (env, duration) in &durations {
+        assert!(
+            doc.contains(&format!("`{env}`"))
+                && doc.contains(&format!("MaxSessionDuration {duration}")),
+            "docs/setup.md: the hub role of {env} needs MaxSessionDuration {duration}"
+        );
+    }
+    let mut web_identity = 0;
+    let mut assume = 0;
+    for block in doc.split("```json\n").skip(1) {
+        let json = block.split("```").next().unwrap();
+        let policy: Value =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("docs/setup.md: {e}:\n{json}"));
+        for st in policy["Statement"].as_array().unwrap() {
+            let condition = &st["Condition"];
+            match st["Action"].as_str() {
+                Some("sts:AssumeRoleWithWebIdentity") => {
+                    web_identity += 1;
+                    let eq = &condition["StringEquals"];
+                    assert_eq!(condition.as_object().unwrap().len(), 1, "{st}");
+                    assert_eq!(
+                        eq["token.actions.githubusercontent.com:aud"],
+                        "sts.amazonaws.com"
+                    );
+                    let sub = eq["token.actions.githubusercontent.com:sub"]
+                        .as_str()
+                        .unwrap();
+                    assert!(
+                        sub.starts_with("repo:ORG/REPO:environment:iam-"),
+                        "{sub}: trust environments only"
+                    );
+                }
+                Some("sts:AssumeRole") if st.get("Resource").is_some() => {
+                    assume += 1;
+                    assert!(
+                        condition["StringEquals"]["aws:ResourceOrgID"].is_string(),
+                        "a role assumption not limited to the organisation: {st}"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(
+        (web_identity, assume),
+        (2, 2),
+        "docs/setup.md: the two hub roles"
+    );
 }
