@@ -3,9 +3,16 @@
 # one of those scripts; tests/workflows.rs runs the same scripts against moto and local git.
 #
 # Environment every script understands:
-#   REPOKID      the repokid binary. Unset: `cargo build --release --locked` and use
-#                target/release/repokid. Set to a path that does not exist yet: build, then
-#                copy the binary there (the workflows cache that path between jobs).
+#   REPOKID      the repokid binary: an absolute path outside the checkout the job works in (the
+#                workflows use the runner's temporary directory), so that no file of the checkout
+#                is ever run as repokid, e.g. one committed at target/gha/repokid. Where it comes
+#                from (resolve_repokid):
+#                - repokid.lock beside these scripts' tree pins a release: downloaded there if
+#                  absent, and run only if its SHA-256 is the lock's;
+#                - else an existing file (restored from the cache the workflows key on the
+#                  sources and save only from the protected branch);
+#                - else built from these scripts' tree and copied there.
+#                Unset, outside Actions only: build and use target/release/repokid of this tree.
 #   REPOKID_CARGO  the cargo that builds it (default: cargo, on a hosted runner after installing
 #                the stable toolchain); tests set it to watch where the build runs.
 #   REPOKID_NOW  evaluate as of this instant (RFC 3339), for reproducible dry runs; unset: now.
@@ -50,26 +57,104 @@ ensure_toolchain() {
   fi
 }
 
-# Sets REPOKID to an absolute path of a working binary, building it when needed.
+# Sets REPOKID to an absolute path of a binary that may run (see the header), building or
+# downloading it when needed.
 resolve_repokid() {
-  local want=${REPOKID:-}
-  if [ -n "$want" ] && [ -x "$want" ]; then
-    REPOKID=$(cd "$(dirname "$want")" && pwd)/$(basename "$want")
+  local want=${REPOKID:-} lock=$gha_root/repokid.lock tmp
+  if [ -z "$want" ]; then
+    # Only a person's own tree builds in place; a job always names a path outside its checkout.
+    if in_actions; then die "REPOKID is not set: the workflow names a path outside the checkout (\${{ runner.temp }}/repokid-bin/repokid)"; fi
+    build_repokid "$gha_root/target"
+    REPOKID=$gha_root/target/release/repokid
   else
-    group "build repokid"
-    if [ -z "${REPOKID_CARGO:-}" ]; then ensure_toolchain; fi
-    (cd "$gha_root" && "${REPOKID_CARGO:-cargo}" build --release --locked --quiet)
-    endgroup
-    if [ -n "$want" ]; then
-      mkdir -p "$(dirname "$want")"
-      cp "$gha_root/target/release/repokid" "$want"
-      REPOKID=$(cd "$(dirname "$want")" && pwd)/$(basename "$want")
-    else
-      REPOKID=$gha_root/target/release/repokid
+    [[ $want = /* ]] || die "REPOKID must be an absolute path outside the checkout $job_checkout, not '$want' (a relative path names a file in the checkout)"
+    want=$(physical "$want")
+    if under "$want" "$job_checkout"; then
+      die "REPOKID=$REPOKID is inside the checkout $job_checkout: a file from the checkout is never run as repokid"
+    fi
+    REPOKID=$want
+    if [ -f "$lock" ]; then
+      install_release "$lock"
+    elif [ ! -x "$REPOKID" ]; then
+      tmp=$(build_dir)
+      build_repokid "$tmp/repokid-target"
+      mkdir -p "$(dirname "$REPOKID")"
+      cp "$build_target/release/repokid" "$REPOKID"
     fi
   fi
   export REPOKID
   "$REPOKID" --version >&2
+}
+
+# build_dir: a fresh directory for a build, outside the checkout (the runner's temporary
+# directory in Actions), so that nothing committed under target/ can pass for a finished build.
+build_dir() {
+  local d=${RUNNER_TEMP:-}
+  if [ -z "$d" ]; then d=$(mktemp -d); fi
+  d=$(physical "$d")
+  if under "$d" "$job_checkout"; then die "build directory $d is inside the checkout $job_checkout"; fi
+  printf '%s\n' "$d"
+}
+
+# build_repokid TARGET_DIR: `cargo build --release --locked` of this scripts' tree (the reviewed
+# one: the protected branch's checkout, or verify's trusted/), into TARGET_DIR (build_target).
+build_repokid() {
+  build_target=$1
+  group "build repokid from $gha_root"
+  if [ -z "${REPOKID_CARGO:-}" ]; then ensure_toolchain; fi
+  (cd "$gha_root" && "${REPOKID_CARGO:-cargo}" build --release --locked --quiet --target-dir "$build_target")
+  endgroup
+}
+
+# release_target: the Rust target of this machine's release binary (release.yml builds these).
+release_target() {
+  case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64) echo x86_64-unknown-linux-musl ;;
+    Linux/aarch64 | Linux/arm64) echo aarch64-unknown-linux-musl ;;
+    *) die "no repokid release for $(uname -s)/$(uname -m): remove repokid.lock to build from source" ;;
+  esac
+}
+
+# install_release LOCK: the release LOCK pins, at REPOKID. Downloaded when REPOKID is absent;
+# either way its SHA-256 must be the lock's for this machine, else it is deleted and refused.
+install_release() {
+  local lock=$1 target fields version url sha got
+  target=$(release_target)
+  # version, url and sha256 for this target, one a line; the lock is TOML (docs/setup.md).
+  fields=$(python3 - "$lock" "$target" <<'PY'
+import sys, tomllib
+path, target = sys.argv[1], sys.argv[2]
+try:
+    with open(path, "rb") as f:
+        lock = tomllib.load(f)
+    version = lock["version"]
+    repo = lock.get("repository", "")
+    sha = lock["sha256"][target]
+except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as e:
+    sys.exit(f"{path}: {type(e).__name__}: {e} (needs version, repository and sha256.{target})")
+url = lock.get("url") or f"https://github.com/{repo}/releases/download/v{{version}}/repokid-{{target}}"
+print(version)
+print(url.replace("{version}", version).replace("{target}", target))
+print(sha.lower())
+PY
+) || die "cannot read $lock"
+  { read -r version; read -r url; read -r sha; } <<<"$fields"
+  [[ $sha =~ ^[0-9a-f]{64}$ ]] || die "$lock: sha256.$target is not a SHA-256: '$sha'"
+  if [ ! -e "$REPOKID" ]; then
+    group "download repokid $version ($target), pinned by repokid.lock"
+    mkdir -p "$(dirname "$REPOKID")"
+    curl -fsSL --proto '=https,file' --retry 3 -o "$REPOKID.download" "$url" \
+      || die "cannot download $url"
+    mv "$REPOKID.download" "$REPOKID"
+    endgroup
+  fi
+  got=$(sha256sum "$REPOKID" | cut -d' ' -f1)
+  if [ "$got" != "$sha" ]; then
+    rm -f "$REPOKID"
+    die "$REPOKID has SHA-256 $got, but repokid.lock pins $sha for $version ($target): refused, not run"
+  fi
+  chmod +x "$REPOKID"
+  log "repokid $version ($target) matches repokid.lock"
 }
 
 # physical PATH: PATH made absolute with the symlinks of its longest existing part resolved, so
@@ -87,10 +172,10 @@ physical() {
 # under PATH DIR: whether PATH is DIR or lies inside it (both physical, see above).
 under() { case "$1/" in "${2%/}"/*) return 0 ;; *) return 1 ;; esac; }
 
-# repokid_outside DIR: for a job that must not run anything from DIR (an untrusted checkout),
-# before resolve_repokid. REPOKID has to be an absolute path outside DIR, and a build can only
-# happen in this script's own tree, which must lie outside DIR too; anything else is refused, so
-# a binary committed in DIR (say target/gha/repokid) never runs.
+# repokid_outside DIR: for a job that must not run anything from DIR (an untrusted checkout besides
+# the one it works in), before resolve_repokid. REPOKID has to be an absolute path outside DIR,
+# and a build can only happen in this script's own tree, which must lie outside DIR too; anything
+# else is refused, so a binary committed in DIR (say target/gha/repokid) never runs.
 repokid_outside() {
   local dir want
   [ -d "$1" ] || die "no such directory: $1"
@@ -107,6 +192,10 @@ repokid_outside() {
     die "these scripts ($gha_root) are inside the pull request checkout $dir: run them from a checkout of the base (verify.yml's trusted/)"
   fi
 }
+
+# The checkout this job works in: Actions' workspace, elsewhere the git work tree around the
+# directory the script started in. No file in it is ever run as repokid (resolve_repokid).
+job_checkout=$(physical "${GITHUB_WORKSPACE:-$(git rev-parse --show-toplevel 2>/dev/null || pwd)}")
 
 # The global options every repokid call gets.
 repokid_global=()
