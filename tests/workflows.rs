@@ -26,6 +26,9 @@
 //! request into pr/, and restores the binary outside both, keyed on trusted/ alone.
 
 mod common;
+// apply.yml's runs beyond the end-to-end loop: the tip applied, the scheduled catch-up.
+#[path = "workflows/apply_runs.rs"]
+mod apply_runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -694,7 +697,8 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     let refs = git(&origin, &["for-each-ref", "refs/repokid"]);
     assert_eq!(refs.lines().count(), 2, "{refs}");
 
-    // A run for an older commit (a re-run, or one that waited) applies nothing.
+    // A run for an older commit (a re-run, or one that waited) applies the tip instead, which
+    // is applied already: nothing is written, nothing older ever is.
     let stale = checkout(&origin, t, "apply-stale");
     git(&stale, &["checkout", "-q", "-B", "main", &main_before]);
     let job = runner.ok(
@@ -702,7 +706,8 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &stale,
         &[("ACCOUNTS", old.id.clone()), ("APPLY_ROLE", String::new())],
     );
-    assert!(job.stdout.contains("moved past"), "{}", job.stdout);
+    assert!(job.stdout.contains("applying the tip"), "{}", job.stdout);
+    assert!(job.stdout.contains("0 roles changed"), "{}", job.stdout);
 
     // dispatch.yml: a comment command, answered with one reply.
     api.reset();

@@ -155,7 +155,8 @@ enum Command {
     Dispatch(dispatch::DispatchArgs),
     /// The accounts to work on, in batches for a GitHub Actions matrix: `accounts` in
     /// repokid.toml, else the account directories under policies/ (`--pending`: only those with
-    /// something to apply). `--format json` prints {"version":1,"batches":[[ID,…],…]} on one line.
+    /// something to apply). `--format json` prints {"version":1,"batches":[[ID,…],…]} on one line
+    /// (with `--pending`, also "rev" and "pending": each account with its last applied commit).
     Accounts(accounts::AccountsArgs),
     /// Inspect the IAM action catalog.
     #[command(subcommand)]
