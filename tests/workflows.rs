@@ -135,6 +135,21 @@ impl Respond for FakeGitHub {
             ("POST", p) if p.starts_with("/issues/") && p.ends_with("/comments") => {
                 ResponseTemplate::new(201).set_body_json(json!({"id": 1, "body": body["body"]}))
             }
+            // apply-report: no pull request behind the commits, no issue open before; the
+            // tracking issue it opens is #900, and stays open. (tests/workflows/apply_runs.rs
+            // follows the comments and the issue with a stand-in that keeps state.)
+            ("GET", p) if p.starts_with("/commits/") && p.ends_with("/pulls") => {
+                ResponseTemplate::new(200).set_body_json(json!([]))
+            }
+            ("GET", "/issues") => ResponseTemplate::new(200).set_body_json(json!([])),
+            ("POST", "/issues") => ResponseTemplate::new(201)
+                .set_body_json(json!({"number": 900, "state": "open", "title": body["title"]})),
+            ("GET", p) if p.starts_with("/issues/") && p.ends_with("/comments") => {
+                ResponseTemplate::new(200).set_body_json(json!([]))
+            }
+            ("GET", "/issues/900") => {
+                ResponseTemplate::new(200).set_body_json(json!({"number": 900, "state": "open"}))
+            }
             _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
         }
     }
@@ -216,6 +231,8 @@ struct Job {
 #[derive(Default)]
 struct Runner {
     seen: String,
+    /// Jobs run so far: each gets its own GITHUB_RUN_ID.
+    runs: u64,
 }
 
 impl Runner {
@@ -238,10 +255,14 @@ impl Runner {
         let tmp = tempfile::tempdir().unwrap();
         let output = tmp.path().join("output");
         let summary = tmp.path().join("summary");
+        self.runs += 1;
         let mut cmd = Command::new("bash");
         cmd.arg(&script)
             .current_dir(checkout)
             .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_RUN_ID", self.runs.to_string())
             .env("GITHUB_OUTPUT", &output)
             .env("GITHUB_STEP_SUMMARY", &summary)
             .env("REPOKID", env!("CARGO_BIN_EXE_repokid"))
@@ -607,10 +628,20 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &[
             ("ACCOUNTS", batches(&prep)[0].join(" ")),
             ("APPLY_ROLE", String::new()),
+            ("GITHUB_TOKEN", TOKEN.into()),
         ],
     );
     assert_eq!(job.code, 1, "{}{}", job.stdout, job.stderr);
     assert!(job.stdout.contains("drift"), "{}", job.stdout);
+    // The failure opens the tracking issue (its life: tests/workflows/apply_runs.rs).
+    let issues: Vec<Value> = api
+        .requests()
+        .into_iter()
+        .filter(|(m, p, _)| m == "POST" && p == &format!("/repos/{REPO}/issues"))
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0]["labels"], json!(["repokid:apply-failed"]));
     assert!(job.stdout.contains("::error"), "{}", job.stdout);
     for role in ["app", "worker", "queue"] {
         assert_eq!(
@@ -653,6 +684,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &[
             ("ACCOUNTS", batches(&prep)[0].join(" ")),
             ("APPLY_ROLE", "RepokidRole".into()),
+            ("GITHUB_TOKEN", TOKEN.into()),
         ],
     );
     for acct in [&old, &new] {
@@ -686,6 +718,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &[
             ("ACCOUNTS", format!("{} {}", old.id, new.id)),
             ("APPLY_ROLE", String::new()),
+            ("GITHUB_TOKEN", TOKEN.into()),
         ],
     );
     assert_eq!(
@@ -704,7 +737,11 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     let job = runner.ok(
         ("apply.yml", "apply"),
         &stale,
-        &[("ACCOUNTS", old.id.clone()), ("APPLY_ROLE", String::new())],
+        &[
+            ("ACCOUNTS", old.id.clone()),
+            ("APPLY_ROLE", String::new()),
+            ("GITHUB_TOKEN", TOKEN.into()),
+        ],
     );
     assert!(job.stdout.contains("applying the tip"), "{}", job.stdout);
     assert!(job.stdout.contains("0 roles changed"), "{}", job.stdout);

@@ -13,12 +13,18 @@
 # 3. `repokid apply --commit` for the batch: drift is skipped and reported, never overwritten.
 # 4. Push the refs of this batch's accounts, also when some account failed: the accounts that
 #    succeeded are recorded, the others keep their old baseline and are retried next time.
-#    Exit non-zero if anything failed.
+# 5. Report, also when the apply failed (`repokid apply-report`): a comment on each merged pull
+#    request behind the applied commits (applied, drift with the live diff, failed, per role),
+#    and the tracking issue labelled repokid:apply-failed opened or updated on failure, closed
+#    once every account in it is applied. Exit non-zero if anything failed.
 #
 # Environment:
 #   ACCOUNTS      the batch: 12-digit account ids, space or comma separated (required)
 #   APPLY_ROLE    the role to assume in each account for writing (default: [aws] assume-role)
-#   DRY_RUN       "true": read live IAM and print what would be written; write and push nothing
+#   DRY_RUN       "true": read live IAM and print what would be written; write, push and post
+#                 nothing
+#   GITHUB_TOKEN  token for the comments and the tracking issue (pull-requests: write,
+#                 issues: write; never printed); unset: nothing is posted
 #   REPOKID, REPOKID_NOW: see lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -49,7 +55,10 @@ if [ "$tip" != "$started" ]; then
   git checkout -q --detach "$tip"
 fi
 
-args=(apply)
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+
+args=(apply --report "$report")
 if [ "$dry_run" != "true" ]; then args+=(--commit); fi
 if [ -n "${APPLY_ROLE:-}" ]; then args+=(--assume-role "$APPLY_ROLE"); fi
 for account in $ids; do args+=(--account "$account"); done
@@ -59,6 +68,7 @@ rk "${args[@]}" || status=$?
 
 if [ "$dry_run" = "true" ]; then exit "$status"; fi
 
+push_failed=false
 refs=()
 for account in $ids; do
   ref="refs/repokid/applied/$account"
@@ -66,8 +76,21 @@ for account in $ids; do
 done
 if [ ${#refs[@]} -gt 0 ]; then
   group "record what was applied: push ${refs[*]}"
-  git push origin "${refs[@]}" || { log "error: pushing the applied refs failed"; status=1; }
+  git push origin "${refs[@]}" || { log "error: pushing the applied refs failed"; status=1; push_failed=true; }
   endgroup
 fi
 
+if [ -z "${GITHUB_TOKEN:-}" ]; then
+  log "no GITHUB_TOKEN: the results are not posted to the pull requests or the tracking issue"
+  exit "$status"
+fi
+post=(apply-report --input "$report")
+for account in $ids; do post+=(--account "$account"); done
+if [ "$push_failed" = "true" ]; then post+=(--push-failed); fi
+if [ -n "${GITHUB_SERVER_URL:-}" ] && [ -n "${GITHUB_REPOSITORY:-}" ] && [ -n "${GITHUB_RUN_ID:-}" ]; then
+  post+=(--run-url "$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID")
+fi
+group "report: comments on the merged pull requests, the tracking issue"
+rk "${post[@]}" || { log "error: posting the results to GitHub failed (see above)"; status=1; }
+endgroup
 exit "$status"
