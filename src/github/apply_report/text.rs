@@ -127,10 +127,16 @@ pub(super) fn pr_comment(
                 diff.truncate(cut);
                 diff.push_str("\n… (cut; the run's log has it all)\n");
             }
+            if !diff.ends_with('\n') {
+                diff.push('\n');
+            }
+            // Live documents are anyone's text: a fence longer than any run of backticks in
+            // them keeps them inside the code block.
+            let fence = "`".repeat(longest_backtick_run(&diff).max(2) + 1);
             let _ = write!(
                 md,
-                "\n<details><summary><code>{}</code>: {} (expected → live)</summary>\n\n```diff\n{}```\n</details>\n",
-                d.policy, d.how, diff
+                "\n<details><summary><code>{}</code>: {} (expected → live)</summary>\n\n{fence}diff\n{diff}{fence}\n</details>\n",
+                d.policy, d.how
             );
         }
     }
@@ -167,6 +173,11 @@ pub(super) fn pr_comment(
         "\nIAM now holds what this pull request merged for these roles.\n"
     });
     fit(md)
+}
+
+/// The longest run of backticks in `s`.
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
 /// `md`, cut to fit a comment.
@@ -338,6 +349,21 @@ mod tests {
             true
         )));
         assert!(!is_failing(&c(&format!("quoting: {failing}"), true)));
+    }
+
+    #[test]
+    fn a_live_document_cannot_close_the_diffs_code_block() {
+        let mut queue = role("queue", RoleStatus::Drift);
+        queue.drift = vec![DriftEntry {
+            policy: "send".into(),
+            how: "changed out of band".into(),
+            diff: "+  \"aws:SourceVpce\": \"```\\n@everyone [x](https://evil)\"\n".into(),
+        }];
+        let report = account(vec![queue], false);
+        let roles: BTreeSet<String> = ["queue".to_string()].into();
+        let md = pr_comment(&result(&report), &roles, None);
+        assert!(md.contains("\n````diff\n+  \"aws:SourceVpce\""), "{md}");
+        assert!(md.contains("https://evil)\"\n````\n</details>"), "{md}");
     }
 
     #[test]
