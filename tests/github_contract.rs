@@ -296,6 +296,31 @@ fn every_client_call_validates_against_githubs_openapi_description() {
         check(prism, "comment", 1, || {
             gh.comment(NUMBER, "repokid: the proposal was superseded by #1348.")
         }),
+        // apply-report: the pull requests behind a commit, comments read and rewritten, the
+        // tracking issue listed, opened, read, closed and reopened. Prism's example list of
+        // comments is shorter than a page: one request.
+        check(prism, "pulls_for_commit", 1, || gh.pulls_for_commit(SHA)),
+        check(prism, "comments", 1, || gh.comments(NUMBER)),
+        check(prism, "update_comment", 1, || {
+            gh.update_comment(1, "<!-- repokid:apply account=111122223333 -->\napplied")
+        }),
+        check(prism, "open_issues", 1, || {
+            gh.open_issues("repokid:apply-failed")
+        }),
+        check(prism, "get_issue", 1, || gh.get_issue(NUMBER)),
+        check(prism, "create_issue", 1, || {
+            gh.create_issue(
+                "repokid apply failed: merged changes are not in IAM",
+                BODY,
+                &["repokid:apply-failed".to_string()],
+            )
+        }),
+        check(prism, "set_issue_state (close)", 1, || {
+            gh.set_issue_state(NUMBER, Some("completed"))
+        }),
+        check(prism, "set_issue_state (reopen)", 1, || {
+            gh.set_issue_state(NUMBER, None)
+        }),
         check(prism, "set_status", 1, || {
             gh.set_status(SHA, "pending", "repokid/verify", "Checking the proposal")
         }),

@@ -42,6 +42,9 @@
 //! to the workflows' sessions.
 
 mod common;
+// apply.yml's runs beyond the end-to-end loop: the tip applied, the scheduled catch-up.
+#[path = "workflows/apply_runs.rs"]
+mod apply_runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -154,6 +157,21 @@ impl Respond for FakeGitHub {
                     json!({"message": "Required status check \"verify\" is expected."}),
                 )
             }
+            // apply-report: no pull request behind the commits, no issue open before; the
+            // tracking issue it opens is #900, and stays open. (tests/workflows/apply_runs.rs
+            // follows the comments and the issue with a stand-in that keeps state.)
+            ("GET", p) if p.starts_with("/commits/") && p.ends_with("/pulls") => {
+                ResponseTemplate::new(200).set_body_json(json!([]))
+            }
+            ("GET", "/issues") => ResponseTemplate::new(200).set_body_json(json!([])),
+            ("POST", "/issues") => ResponseTemplate::new(201)
+                .set_body_json(json!({"number": 900, "state": "open", "title": body["title"]})),
+            ("GET", p) if p.starts_with("/issues/") && p.ends_with("/comments") => {
+                ResponseTemplate::new(200).set_body_json(json!([]))
+            }
+            ("GET", "/issues/900") => {
+                ResponseTemplate::new(200).set_body_json(json!({"number": 900, "state": "open"}))
+            }
             _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
         }
     }
@@ -235,6 +253,8 @@ struct Job {
 #[derive(Default)]
 struct Runner {
     seen: String,
+    /// Jobs run so far: each gets its own GITHUB_RUN_ID.
+    runs: u64,
 }
 
 impl Runner {
@@ -261,14 +281,17 @@ impl Runner {
         let summary = tmp.path().join("summary");
         let runner_temp = tmp.path().join("runner-temp");
         std::fs::create_dir(&runner_temp).unwrap();
+        self.runs += 1;
         let mut cmd = Command::new("bash");
         cmd.arg(&script)
             .current_dir(checkout)
             .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_RUN_ID", self.runs.to_string())
             .env("GITHUB_OUTPUT", &output)
             .env("GITHUB_STEP_SUMMARY", &summary)
             .env("GITHUB_WORKSPACE", checkout)
-            .env("GITHUB_REPOSITORY", REPO)
             .env("RUNNER_TEMP", &runner_temp)
             .env("REPOKID", env!("CARGO_BIN_EXE_repokid"))
             .env("NO_COLOR", "1")
@@ -660,10 +683,20 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &[
             ("ACCOUNTS", batches(&prep)[0].join(" ")),
             ("APPLY_ROLE", String::new()),
+            ("GITHUB_TOKEN", TOKEN.into()),
         ],
     );
     assert_eq!(job.code, 1, "{}{}", job.stdout, job.stderr);
     assert!(job.stdout.contains("drift"), "{}", job.stdout);
+    // The failure opens the tracking issue (its life: tests/workflows/apply_runs.rs).
+    let issues: Vec<Value> = api
+        .requests()
+        .into_iter()
+        .filter(|(m, p, _)| m == "POST" && p == &format!("/repos/{REPO}/issues"))
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0]["labels"], json!(["repokid:apply-failed"]));
     assert!(job.stdout.contains("::error"), "{}", job.stdout);
     for role in ["app", "worker", "queue"] {
         assert_eq!(
@@ -706,6 +739,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &[
             ("ACCOUNTS", batches(&prep)[0].join(" ")),
             ("APPLY_ROLE", "RepokidRole".into()),
+            ("GITHUB_TOKEN", TOKEN.into()),
         ],
     );
     for acct in [&old, &new] {
@@ -739,6 +773,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &[
             ("ACCOUNTS", format!("{} {}", old.id, new.id)),
             ("APPLY_ROLE", String::new()),
+            ("GITHUB_TOKEN", TOKEN.into()),
         ],
     );
     assert_eq!(
@@ -750,15 +785,21 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     let refs = git(&origin, &["for-each-ref", "refs/repokid"]);
     assert_eq!(refs.lines().count(), 2, "{refs}");
 
-    // A run for an older commit (a re-run, or one that waited) applies nothing.
+    // A run for an older commit (a re-run, or one that waited) applies the tip instead, which
+    // is applied already: nothing is written, nothing older ever is.
     let stale = checkout(&origin, t, "apply-stale");
     git(&stale, &["checkout", "-q", "-B", "main", &main_before]);
     let job = runner.ok(
         ("apply.yml", "apply"),
         &stale,
-        &[("ACCOUNTS", old.id.clone()), ("APPLY_ROLE", String::new())],
+        &[
+            ("ACCOUNTS", old.id.clone()),
+            ("APPLY_ROLE", String::new()),
+            ("GITHUB_TOKEN", TOKEN.into()),
+        ],
     );
-    assert!(job.stdout.contains("moved past"), "{}", job.stdout);
+    assert!(job.stdout.contains("applying the tip"), "{}", job.stdout);
+    assert!(job.stdout.contains("0 roles changed"), "{}", job.stdout);
 
     // dispatch.yml: a comment command, answered with one reply.
     api.reset();
@@ -1976,6 +2017,7 @@ fn jobs_never_run_a_binary_from_their_checkout() {
         &[
             ("ACCOUNTS", acct.id.clone()),
             ("APPLY_ROLE", String::new()),
+            ("GITHUB_TOKEN", TOKEN.into()),
             ("REPOKID", binary.display().to_string()),
             ("REPOKID_CARGO", cargo.display().to_string()),
         ],
@@ -2019,7 +2061,11 @@ fn jobs_never_run_a_binary_from_their_checkout() {
         ),
         (
             ("apply.yml", "apply"),
-            vec![("ACCOUNTS", acct.id.clone()), ("APPLY_ROLE", String::new())],
+            vec![
+                ("ACCOUNTS", acct.id.clone()),
+                ("APPLY_ROLE", String::new()),
+                ("GITHUB_TOKEN", TOKEN.into()),
+            ],
         ),
         (
             ("dispatch.yml", "dispatch"),

@@ -45,6 +45,39 @@ pub struct DriftedPolicy {
     pub how: &'static str,
 }
 
+/// How a drifted policy differs: a unified diff from what IAM was expected to hold (the file last
+/// applied or synced) to what it holds live, both pretty-printed with object keys sorted so that
+/// only real differences show. An absent side is empty.
+pub fn drift_diff(expected: Option<&PolicyMap>, live: &PolicyMap, name: &str) -> String {
+    let text = |v: Option<Value>| {
+        v.map(|v| serde_json::to_string_pretty(&sorted(&v)).unwrap_or_default() + "\n")
+            .unwrap_or_default()
+    };
+    let (e, l) = (text(doc(expected, name)), text(doc(Some(live), name)));
+    similar::TextDiff::from_lines(&e, &l)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("expected/{name}"), &format!("live/{name}"))
+        .to_string()
+}
+
+/// `v` with the keys of every object sorted (arrays keep their order).
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn doc(map: Option<&PolicyMap>, name: &str) -> Option<Value> {
     map.and_then(|m| m.get(name)).map(|d| d.to_value())
 }
@@ -177,6 +210,40 @@ mod tests {
                 puts: vec!["app".into()],
                 deletes: vec![]
             }
+        );
+    }
+
+    #[test]
+    fn the_drift_diff_shows_what_changed_out_of_band_and_nothing_else() {
+        let b = map(&format!(r#"{{"app":{A}}}"#));
+        // Same content as A with keys in another order, plus one action.
+        let live = map(
+            r#"{"app": {"Statement": [{"Resource": "*", "Action": ["s3:GetObject", "sqs:SendMessage", "iam:PassRole"], "Effect": "Allow"}], "Version": "2012-10-17"}}"#,
+        );
+        let d = drift_diff(Some(&b), &live, "app");
+        assert!(d.starts_with("--- expected/app\n+++ live/app\n"), "{d}");
+        let changed: Vec<&str> = d
+            .lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                "-        \"sqs:SendMessage\"",
+                "+        \"sqs:SendMessage\",",
+                "+        \"iam:PassRole\""
+            ],
+            "{d}"
+        );
+        // Added out of band: everything is new.
+        let d = drift_diff(None, &live, "app");
+        assert!(
+            d.lines().skip(2).filter(|l| l.starts_with('+')).count() > 5,
+            "{d}"
         );
     }
 

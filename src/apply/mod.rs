@@ -7,7 +7,9 @@
 //! [`diff::decide`] (drift ⇒ skip the role), put new and changed policies, then delete removed
 //! ones, then read back to confirm. The baseline ref moves to the target only when every changed
 //! role of the account is confirmed, so a partial failure is simply retried by the next run, which
-//! converges (policies already written read as in sync).
+//! converges (policies already written read as in sync). The target must hold the recorded
+//! baseline in its history: an older commit, or one whose history diverged, is refused for the
+//! account ([`ApplyError::BaselineNotInHistory`]), because applying it would undo what was applied.
 //!
 //! Writes go through the [`LiveIam`] trait: AWS in production ([`crate::aws::Aws`]), anything in
 //! tests. Without `commit`, nothing is written: the run reads live state and reports what it would
@@ -79,13 +81,13 @@
 pub mod diff;
 
 use git2::Oid;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::PolicyMap;
 use crate::engine::policy::inline_size;
 use crate::store::git::{PolicyStore, commit_action};
 use crate::store::{Action, StoreError};
-pub use diff::{DriftedPolicy, RoleChange};
+pub use diff::{DriftedPolicy, RoleChange, drift_diff};
 
 /// An error from a [`LiveIam`] call; its message names the account, role and call.
 pub type LiveError = Box<dyn std::error::Error + Send + Sync>;
@@ -130,6 +132,27 @@ pub enum ApplyError {
         /// The target revision.
         rev: String,
     },
+    /// The recorded baseline is not in the target's history: the target lacks changes that were
+    /// already applied, and applying it would undo them.
+    #[error(
+        "account {account}: refs/repokid/applied/{account} is at {applied}, which is not in the \
+         history of {rev} ({target}): {why}, so applying {rev} would undo changes already \
+         applied. Apply the branch that holds {applied}; if the applied commit is really gone \
+         (history rewritten), pass --baseline REV naming the commit whose files IAM holds, or \
+         delete refs/repokid/applied/{account} to start again from the account's last sync"
+    )]
+    BaselineNotInHistory {
+        /// The account.
+        account: String,
+        /// The commit `refs/repokid/applied/<account>` points at.
+        applied: String,
+        /// The target revision, as given.
+        rev: String,
+        /// The commit it resolved to.
+        target: String,
+        /// Why: the target is older than the applied commit, or the histories diverged.
+        why: &'static str,
+    },
     /// A git operation failed.
     #[error("{context}: {source}")]
     Git {
@@ -171,7 +194,7 @@ impl Default for ApplyOptions {
 }
 
 /// Where the baseline came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BaselineSource {
     /// `refs/repokid/applied/<account>`.
@@ -183,7 +206,7 @@ pub enum BaselineSource {
 }
 
 /// What happened to one role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RoleStatus {
     /// Live already equals the file.
@@ -203,7 +226,7 @@ pub enum RoleStatus {
 }
 
 /// The outcome for one role.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoleApply {
     /// The role.
     pub role: String,
@@ -214,20 +237,24 @@ pub struct RoleApply {
     /// Policies deleted (or that would be).
     pub deletes: Vec<String>,
     /// Policies changed out of band.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<DriftEntry>,
     /// Why it failed or was skipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// A drifted policy, for reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DriftEntry {
     /// The policy.
     pub policy: String,
     /// How it drifted.
     pub how: String,
+    /// What changed out of band: a unified diff from the expected document to the live one
+    /// ([`drift_diff`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub diff: String,
 }
 
 impl RoleApply {
@@ -257,7 +284,7 @@ impl RoleApply {
 }
 
 /// The outcome for one account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountApply {
     /// The account.
     pub account: String,
@@ -292,6 +319,29 @@ pub fn apply_account(
     let repo = store.repo();
     let target = resolve(repo, &opts.rev)?;
     let (baseline, baseline_source) = baseline(store, account, target, opts)?;
+    // Applying a target that lacks an applied commit would undo it: an older commit of the
+    // branch (a stale run), or a branch whose history no longer holds it.
+    if baseline_source == BaselineSource::Recorded
+        && baseline != target
+        && !repo
+            .graph_descendant_of(target, baseline)
+            .map_err(git("comparing the baseline with the target"))?
+    {
+        let newer = repo
+            .graph_descendant_of(baseline, target)
+            .map_err(git("comparing the baseline with the target"))?;
+        return Err(ApplyError::BaselineNotInHistory {
+            account: account.to_string(),
+            applied: baseline.to_string(),
+            rev: opts.rev.clone(),
+            target: target.to_string(),
+            why: if newer {
+                "it is newer than the target"
+            } else {
+                "the two histories diverged (rewritten, or the applied commit was never pushed)"
+            },
+        });
+    }
     let (target_s, baseline_s) = (target.to_string(), baseline.to_string());
     let roles = store.changed_roles(&baseline_s, &target_s, account)?;
     // What IAM is expected to hold: a sync after the baseline recorded live state more recently
@@ -388,6 +438,7 @@ pub fn apply_role(
             r.drift = policies
                 .into_iter()
                 .map(|p| DriftEntry {
+                    diff: drift_diff(baseline, &current, &p.name),
                     policy: p.name,
                     how: p.how.to_string(),
                 })
@@ -522,4 +573,178 @@ pub fn record_applied(
         .reference(&applied_ref(account), target, true, message)
         .map_err(git(format!("recording {}", applied_ref(account))))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::policy::{PolicyDocument, parse_policy_map};
+    use crate::store::git::WriteAccount;
+
+    /// IAM in memory: (role, policy) → document.
+    #[derive(Default)]
+    struct Memory(RefCell<BTreeMap<(String, String), String>>);
+
+    impl LiveIam for Memory {
+        fn read_inline(&self, _: &str, role: &str) -> Result<Option<PolicyMap>, LiveError> {
+            let mut m = PolicyMap::new();
+            for ((_, p), doc) in self.0.borrow().iter().filter(|((r, _), _)| r == role) {
+                m.insert(p.clone(), PolicyDocument::parse(p, doc)?);
+            }
+            Ok(Some(m))
+        }
+        fn put_policy(&self, _: &str, role: &str, name: &str, doc: &str) -> Result<(), LiveError> {
+            self.0
+                .borrow_mut()
+                .insert((role.into(), name.into()), doc.into());
+            Ok(())
+        }
+        fn delete_policy(&self, _: &str, role: &str, name: &str) -> Result<(), LiveError> {
+            self.0
+                .borrow_mut()
+                .remove(&(role.to_string(), name.to_string()));
+            Ok(())
+        }
+    }
+
+    const ACCOUNT: &str = "111122223333";
+
+    fn doc(actions: &str) -> String {
+        format!(
+            r#"{{"Statement": [{{"Effect": "Allow", "Action": [{actions}], "Resource": "*"}}]}}"#
+        )
+    }
+
+    /// Commits `web`'s policy `app` granting `actions` on `branch`; returns the commit.
+    fn write(store: &PolicyStore, branch: &str, actions: &str, action: Action) -> Oid {
+        let map = parse_policy_map("web", &format!(r#"{{"app": {}}}"#, doc(actions)))
+            .expect("test policy");
+        store
+            .write_account(&WriteAccount {
+                roles: [("web".to_string(), map)].into(),
+                action,
+                ..WriteAccount::new(branch, ACCOUNT)
+            })
+            .expect("commit")
+            .expect("a change")
+            .commit
+    }
+
+    fn commit_opts(rev: String) -> ApplyOptions {
+        ApplyOptions {
+            rev,
+            commit: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_target_that_lacks_the_applied_commit_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git2::Repository::init(dir.path()).expect("init");
+        let store = PolicyStore::open(dir.path()).expect("store");
+        let iam = Memory::default();
+        iam.0.borrow_mut().insert(
+            ("web".into(), "app".into()),
+            doc(r#""s3:GetObject", "sqs:SendMessage", "sns:Publish""#),
+        );
+        let branch = store.current_branch().expect("branch");
+        write(
+            &store,
+            &branch,
+            r#""s3:GetObject", "sqs:SendMessage", "sns:Publish""#,
+            Action::Sync,
+        );
+        let older = write(
+            &store,
+            &branch,
+            r#""s3:GetObject", "sqs:SendMessage""#,
+            Action::Repo,
+        );
+        let newer = write(&store, &branch, r#""s3:GetObject""#, Action::Repo);
+        let r = apply_account(&store, &iam, ACCOUNT, &commit_opts(newer.to_string()))
+            .expect("apply the tip");
+        assert!(r.recorded && r.roles[0].status == RoleStatus::Applied);
+
+        // A stale run for the older commit would put sqs:SendMessage back: refused.
+        let err = apply_account(&store, &iam, ACCOUNT, &commit_opts(older.to_string()))
+            .expect_err("an older target");
+        assert!(
+            matches!(&err, ApplyError::BaselineNotInHistory { why, .. } if why.contains("newer")),
+            "{err}"
+        );
+        // So is a commit on another line of history that never saw the applied one.
+        let side = store
+            .repo()
+            .find_commit(older)
+            .and_then(|c| store.repo().branch("side", &c, false))
+            .expect("branch");
+        drop(side);
+        let diverged = write(
+            &store,
+            "side",
+            r#""s3:GetObject", "sns:Publish""#,
+            Action::Repo,
+        );
+        let err = apply_account(&store, &iam, ACCOUNT, &commit_opts(diverged.to_string()))
+            .expect_err("a diverged target");
+        assert!(err.to_string().contains("diverged"), "{err}");
+        assert!(!iam.0.borrow()[&("web".to_string(), "app".to_string())].contains("sqs"));
+        assert_eq!(
+            store
+                .repo()
+                .refname_to_id(&applied_ref(ACCOUNT))
+                .expect("ref"),
+            newer
+        );
+
+        // The same commit again, or --baseline, is allowed.
+        let again = apply_account(&store, &iam, ACCOUNT, &commit_opts(newer.to_string()))
+            .expect("the applied commit itself");
+        assert!(again.roles.is_empty());
+        let forced = apply_account(
+            &store,
+            &iam,
+            ACCOUNT,
+            &ApplyOptions {
+                baseline: Some(newer.to_string()),
+                ..commit_opts(older.to_string())
+            },
+        )
+        .expect("--baseline overrides");
+        assert_eq!(forced.baseline_source, BaselineSource::Given);
+    }
+
+    #[test]
+    fn drift_is_reported_with_the_live_diff() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git2::Repository::init(dir.path()).expect("init");
+        let store = PolicyStore::open(dir.path()).expect("store");
+        let branch = store.current_branch().expect("branch");
+        write(
+            &store,
+            &branch,
+            r#""s3:GetObject", "sqs:SendMessage""#,
+            Action::Sync,
+        );
+        let tip = write(&store, &branch, r#""s3:GetObject""#, Action::Repo);
+        let iam = Memory::default();
+        iam.0.borrow_mut().insert(
+            ("web".into(), "app".into()),
+            doc(r#""s3:GetObject", "sqs:SendMessage", "iam:PassRole""#),
+        );
+        let r = apply_account(&store, &iam, ACCOUNT, &commit_opts(tip.to_string())).expect("apply");
+        let role = &r.roles[0];
+        assert_eq!(role.status, RoleStatus::Drift);
+        assert_eq!(role.drift[0].policy, "app");
+        assert!(
+            role.drift[0].diff.contains("+        \"iam:PassRole\""),
+            "{}",
+            role.drift[0].diff
+        );
+        assert!(!r.recorded);
+    }
 }

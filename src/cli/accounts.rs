@@ -34,7 +34,8 @@ pub struct AccountsArgs {
     accounts: Vec<String>,
     /// Only accounts with something to apply: whose policies/ACCOUNT at REV differs from the
     /// last applied commit (refs/repokid/applied/ACCOUNT; an account never applied counts).
-    /// Fetch refs/repokid/* first.
+    /// Fetch refs/repokid/* first. The JSON then also lists them with their last applied commit
+    /// ("pending": [{"account", "applied"}], null when never applied) and REV's commit ("rev").
     #[arg(long)]
     pending: bool,
     /// The revision whose policies/ lists the accounts (and is compared with --pending).
@@ -57,6 +58,7 @@ pub fn run(a: &AccountsArgs, ctx: &Ctx) -> Result<ExitCode> {
     }
     accounts.sort();
     accounts.dedup();
+    let mut behind = None;
     if a.pending {
         let store = open_store(ctx.repo.as_ref(), &ws)?;
         let repo = store.repo();
@@ -65,25 +67,38 @@ pub fn run(a: &AccountsArgs, ctx: &Ctx) -> Result<ExitCode> {
             .and_then(|o| o.peel_to_commit())
             .with_context(|| format!("cannot resolve {:?}", a.rev))?;
         let mut pending = Vec::new();
+        let mut details = Vec::new();
         for acct in accounts {
             let applied = repo
                 .find_reference(&applied_ref(&acct))
                 .ok()
                 .and_then(|r| r.peel_to_commit().ok());
-            let differs = match applied {
+            let differs = match &applied {
                 None => true,
-                Some(c) => account_tree(&c, &acct) != account_tree(&target, &acct),
+                Some(c) => account_tree(c, &acct) != account_tree(&target, &acct),
             };
             if differs {
+                details.push(serde_json::json!({
+                    "account": acct,
+                    "applied": applied.map(|c| c.id().to_string()),
+                }));
                 pending.push(acct);
             }
         }
         accounts = pending;
+        behind = Some((target.id().to_string(), details));
     }
     let batches = batches(&accounts, a.batch_size as usize, a.max_batches as usize);
     match ctx.format {
         // One line, so a workflow can put it in $GITHUB_OUTPUT as it is.
-        Format::Json => println!("{}", serde_json::json!({"version": 1, "batches": batches})),
+        Format::Json => {
+            let mut doc = serde_json::json!({"version": 1, "batches": batches});
+            if let Some((rev, details)) = behind {
+                doc["rev"] = rev.into();
+                doc["pending"] = details.into();
+            }
+            println!("{doc}");
+        }
         Format::Human => {
             for b in &batches {
                 println!("{}", b.join(" "));

@@ -149,6 +149,16 @@ enum Command {
         repokid apply --commit --account 111122223333 --format json\n\n\
         The baseline ref lives in git: fetch and push refs/repokid/* with the branch (docs/aws.md).")]
     Apply(apply::ApplyArgs),
+    /// After `repokid apply --report FILE`: comment on each merged pull request behind the
+    /// applied commits what was applied, skipped as drift (with the live diff) or failed, per
+    /// role (one comment per pull request and account, updated by later runs), and open, update
+    /// or close the tracking issue labelled repokid:apply-failed. Exit 1 when a call failed.
+    #[command(after_help = "Example (scripts/gha/apply.sh):\n  \
+        repokid apply --commit --report report.json\n  \
+        repokid apply-report --input report.json --account 111122223333 \\\n      \
+        --run-url \"$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID\"\n\n\
+        Needs GITHUB_TOKEN (or a GitHub App) with pull-requests: write and issues: write.")]
+    ApplyReport(apply::ApplyReportArgs),
     /// The pull-request check: every changed policy file follows IAM's grammar and fits the size
     /// limit, and each changed role is proved to grant nothing its base did not (actions,
     /// resources, conditions, Deny; each widening named with an example request) unless the pull
@@ -160,7 +170,8 @@ enum Command {
     Dispatch(dispatch::DispatchArgs),
     /// The accounts to work on, in batches for a GitHub Actions matrix: `accounts` in
     /// repokid.toml, else the account directories under policies/ (`--pending`: only those with
-    /// something to apply). `--format json` prints {"version":1,"batches":[[ID,…],…]} on one line.
+    /// something to apply). `--format json` prints {"version":1,"batches":[[ID,…],…]} on one line
+    /// (with `--pending`, also "rev" and "pending": each account with its last applied commit).
     Accounts(accounts::AccountsArgs),
     /// Inspect the IAM action catalog.
     #[command(subcommand)]
@@ -227,6 +238,7 @@ fn run(cli: Cli, config_given: bool) -> anyhow::Result<ExitCode> {
         Command::Rollback(a) => history::run_rollback(a, &ctx),
         Command::Stats(a) => history::run_stats(a, &ctx),
         Command::Apply(a) => apply::run(a, &ctx),
+        Command::ApplyReport(a) => apply::run_report(a, &ctx),
         Command::Schedule(a) => schedule::run_schedule(a, &ctx),
         Command::RepoScheduledRoles(a) => schedule::run_repo_scheduled(a, &ctx),
         Command::CancelScheduledRepo(a) => schedule::run_cancel(a, &ctx),

@@ -88,6 +88,42 @@ impl PullRequest {
     }
 }
 
+/// A comment on an issue or pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueComment {
+    /// Its id (for updates).
+    pub id: u64,
+    /// Its Markdown.
+    pub body: String,
+    /// Whether a bot wrote it (a GitHub App or the Actions token, never a person).
+    pub by_bot: bool,
+}
+
+/// An issue, as much of it as repokid uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Its number.
+    pub number: u64,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Its title.
+    pub title: String,
+    /// The web page.
+    pub html_url: String,
+}
+
+impl Issue {
+    fn from_value(v: &Value) -> Issue {
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        Issue {
+            number: v["number"].as_u64().unwrap_or_default(),
+            state: s("state"),
+            title: s("title"),
+            html_url: s("html_url"),
+        }
+    }
+}
+
 /// How long to wait in total for rate limits and 5xx retries, per call.
 const RETRY_BUDGET: Duration = Duration::from_secs(120);
 /// Attempts per call.
@@ -476,6 +512,100 @@ impl GitHub {
         self.send(
             "POST",
             &self.path(&format!("/issues/{number}/comments")),
+            Some(&req),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    /// The comments of an issue or pull request, oldest first (at most 1,000).
+    pub fn comments(&self, number: u64) -> Result<Vec<IssueComment>, GitHubError> {
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let path = self.path(&format!(
+                "/issues/{number}/comments?per_page=100&page={page}"
+            ));
+            let (_, v) = self.send("GET", &path, None, &[])?;
+            let batch = v.as_array().cloned().unwrap_or_default();
+            out.extend(batch.iter().map(|c| IssueComment {
+                id: c["id"].as_u64().unwrap_or_default(),
+                body: c["body"].as_str().unwrap_or_default().to_string(),
+                by_bot: c.pointer("/user/type").and_then(Value::as_str) == Some("Bot"),
+            }));
+            if batch.len() < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the text of a comment.
+    pub fn update_comment(&self, id: u64, body: &str) -> Result<(), GitHubError> {
+        let req = json!({"body": body});
+        self.send(
+            "PATCH",
+            &self.path(&format!("/issues/comments/{id}")),
+            Some(&req),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    /// The pull requests associated with a commit: for a commit of the default branch, the
+    /// merged pull request that brought it there.
+    pub fn pulls_for_commit(&self, sha: &str) -> Result<Vec<PullRequest>, GitHubError> {
+        let path = self.path(&format!("/commits/{}/pulls?per_page=100", encode(sha)));
+        let (_, v) = self.send("GET", &path, None, &[])?;
+        Ok(v.as_array()
+            .map(|a| a.iter().map(PullRequest::from_value).collect())
+            .unwrap_or_default())
+    }
+
+    /// Open issues (not pull requests) carrying `label`, oldest first (at most 100).
+    pub fn open_issues(&self, label: &str) -> Result<Vec<Issue>, GitHubError> {
+        let path = self.path(&format!(
+            "/issues?state=open&labels={}&sort=created&direction=asc&per_page=100",
+            encode(label)
+        ));
+        let (_, v) = self.send("GET", &path, None, &[])?;
+        let mut issues: Vec<Issue> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i.get("pull_request").is_none())
+            .map(Issue::from_value)
+            .collect();
+        issues.sort_by_key(|i| i.number);
+        Ok(issues)
+    }
+
+    /// One issue.
+    pub fn get_issue(&self, number: u64) -> Result<Issue, GitHubError> {
+        let (_, v) = self.send("GET", &self.path(&format!("/issues/{number}")), None, &[])?;
+        Ok(Issue::from_value(&v))
+    }
+
+    /// Opens an issue with these labels.
+    pub fn create_issue(
+        &self,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Issue, GitHubError> {
+        let req = json!({"title": title, "body": body, "labels": labels});
+        let (_, v) = self.send("POST", &self.path("/issues"), Some(&req), &[])?;
+        Ok(Issue::from_value(&v))
+    }
+
+    /// Reopens an issue, or closes it as `completed` or `not_planned`.
+    pub fn set_issue_state(&self, number: u64, close: Option<&str>) -> Result<(), GitHubError> {
+        let req = match close {
+            Some(reason) => json!({"state": "closed", "state_reason": reason}),
+            None => json!({"state": "open"}),
+        };
+        self.send(
+            "PATCH",
+            &self.path(&format!("/issues/{number}")),
             Some(&req),
             &[],
         )?;
