@@ -6,11 +6,13 @@
 //! * [`review`] — opening or updating one pull request per proposal branch.
 //! * [`publish`] — pushing proposal branches and opening their pull requests.
 //! * [`schedule`] — scheduled proposals: a not-before date, a pending status, merging when due.
+//! * [`doctor`] — the repository settings the loop needs (`repokid doctor`).
 //! * [`dispatch`] — `/repokid …` commands in issue and pull-request comments, each answered with
 //!   a comment (Repokid's dispatcher).
 
 pub mod client;
 pub mod dispatch;
+pub mod doctor;
 pub mod publish;
 pub mod push;
 pub mod review;
