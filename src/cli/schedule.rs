@@ -37,7 +37,7 @@ pub struct RepoScheduledArgs {
     #[arg(long)]
     commit: bool,
     /// Where the re-check reads live roles and fresh usage: the sources `propose` uses. With
-    /// --account, only those accounts' pull requests are handled.
+    /// --account, only those accounts' pull requests are handled (all of them without).
     #[command(flatten)]
     inputs: InputArgs,
     /// Override the grace period in days in the re-check, as the schedule did.
@@ -137,10 +137,15 @@ pub fn run_repo_scheduled(a: &RepoScheduledArgs, ctx: &Ctx) -> Result<ExitCode> 
         let usage = inputs.usage(&ws, &inventory, ctx.now, &aws)?.by_arn;
         Ok((inventory, usage))
     };
+    // Only an explicit --account narrows the pull requests handled (not `accounts` in the
+    // settings: a scheduled pull request of an account dropped from them is still handled).
+    for account in &a.inputs.accounts {
+        crate::store::names::validate_account_id(account).context("--account")?;
+    }
     let opts = MergeOptions {
         commit: a.commit,
         grace_days: a.grace_days,
-        accounts: a.inputs.accounts(&ws)?,
+        accounts: a.inputs.accounts.clone(),
     };
     let results = repo_scheduled(&gh, &ws, &store, &mut fetch, &opts, ctx.now)?;
     match ctx.format {
