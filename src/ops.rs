@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use crate::engine::policy::to_canonical_json;
 use crate::engine::usage::UsageByArn;
 use crate::engine::{
-    Catalog, Decisions, HookFailure, PermissionAges, PlanInput, Role, RolePlan, plan_role,
+    ActionSet, Catalog, Decisions, HookFailure, PermissionAges, PlanInput, Role, RolePlan,
+    plan_role,
 };
 use crate::filters::{CommandFilterError, Filter, FilterConfig, FilterConfigError};
 use crate::hooks::lifecycle::{run_all, run_until_failure};
@@ -23,6 +24,8 @@ use crate::settings::{Settings, SettingsError};
 use crate::sources::inventory_file::Inventory;
 use crate::store::git::{PolicyStore, WriteAccount, WriteMode, Written};
 use crate::store::{Action, StoreError, history, trailers};
+
+pub mod recheck;
 
 /// Why an operation failed; each variant names the file, account or role concerned.
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +191,24 @@ pub struct PlanOptions {
     pub grace_days: Option<i64>,
     /// The store revision whose policy files are the recorded state (`HEAD`).
     pub rev: Option<String>,
+    /// A schedule's announced removals, account → role name → actions: when set, only these
+    /// may be removed (anything else removable is kept as [`crate::engine::Reason::NotAnnounced`];
+    /// a role absent from the map may lose nothing). `None`: no announcement, plan freely.
+    pub announced: Option<Announced>,
+}
+
+/// Announced removals: account → role name → the actions that may be removed.
+pub type Announced = BTreeMap<String, BTreeMap<String, ActionSet>>;
+
+/// The announced set of `role` in `account`: `None` without an announcement, else its set (the
+/// empty `none` when the role was not announced).
+fn announced_for<'a>(
+    announced: Option<&'a Announced>,
+    account: &str,
+    role: &str,
+    none: &'a ActionSet,
+) -> Option<&'a ActionSet> {
+    announced.map(|a| a.get(account).and_then(|m| m.get(role)).unwrap_or(none))
 }
 
 /// A planned role: the role as planned (policies from the store where recorded) and its plan.
@@ -234,6 +255,7 @@ pub fn plan_with_progress(
     batch_hooks.sort_by_key(|h| h.priority());
     let mut reports = Vec::new();
     let mut planned = Vec::new();
+    let none = ws.catalog.empty_set();
     for (account, roles) in &inventory.roles {
         if !opts.accounts.is_empty() && !opts.accounts.contains(account) {
             continue;
@@ -301,7 +323,12 @@ pub fn plan_with_progress(
                         usage: usage.get(&role.arn),
                         ages: &ages,
                         filter_hits: &hits,
-                        announced: None,
+                        announced: announced_for(
+                            opts.announced.as_ref(),
+                            account,
+                            &role.name,
+                            &none,
+                        ),
                         on_decisions: if hooks.is_empty() && batch_hooks.is_empty() {
                             None
                         } else {
@@ -323,7 +350,17 @@ pub fn plan_with_progress(
             });
         }
         if !batch_hooks.is_empty() {
-            run_batch_hooks(&batch_hooks, &mut rows, usage, &settings, ws.catalog, now);
+            let announced =
+                |role: &str| announced_for(opts.announced.as_ref(), account, role, &none);
+            run_batch_hooks(
+                &batch_hooks,
+                &mut rows,
+                usage,
+                &announced,
+                &settings,
+                ws.catalog,
+                now,
+            );
         }
         for AccountRow { role, plan, .. } in rows {
             reports.push(RoleReport::new(&role, &plan, ws.catalog));
@@ -357,10 +394,11 @@ struct AccountRow {
 /// Runs `batch_hooks` (sorted by priority) once over the account's decided roles, then re-plans
 /// the roles whose decisions they changed (or all of them, as [`crate::engine::Ineligible::HookFailed`],
 /// when one fails).
-fn run_batch_hooks(
+fn run_batch_hooks<'a>(
     batch_hooks: &[&dyn BatchDecisionHook],
     rows: &mut [AccountRow],
     usage: &UsageByArn,
+    announced: &dyn Fn(&str) -> Option<&'a ActionSet>,
     settings: &crate::engine::settings::EngineSettings,
     catalog: &Catalog,
     now: DateTime<Utc>,
@@ -434,7 +472,7 @@ fn run_batch_hooks(
                 usage: usage.get(&row.role.arn),
                 ages: &row.ages,
                 filter_hits: &row.hits,
-                announced: None,
+                announced: announced(&row.role.name),
                 on_decisions: Some(&apply),
             },
             settings,

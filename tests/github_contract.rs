@@ -6,7 +6,8 @@
 //! validates each request — path, query, headers, body — against the operation it matches, and
 //! answers an invalid one with 422 and an `sl-violations` header; a path matching no operation
 //! gets 404. The client turns most non-2xx answers into errors, but some calls accept 404 or 422
-//! as a GitHub answer (`permission`, `request_reviewers`, `delete_branch`), so the test reads the
+//! as a GitHub answer (`permission`, `request_reviewers`, `delete_branch`, and the settings
+//! `repokid doctor` reads, which accept 403 and 404), so the test reads the
 //! verdict from Prism's log as well: a call passes when it returned `Ok`, every request it made
 //! was logged as received, and the log holds no request violation and no unmatched route.
 //!
@@ -194,6 +195,32 @@ fn connect(prism: &Prism) -> GitHub {
     gh
 }
 
+/// Settings naming a GitHub App (id 1) whose private key, a throwaway RSA key made by openssl,
+/// lies in the returned directory.
+fn app_settings(prism: &Prism) -> (GitHubSettings, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("app.pem");
+    let out = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let settings = GitHubSettings {
+        repo: Some(REPO.into()),
+        api_url: prism.url.clone(),
+        app_id: Some(1),
+        private_key_file: Some(key),
+        ..Default::default()
+    };
+    (settings, dir)
+}
+
 /// What Prism made of one call's requests.
 #[derive(Debug)]
 struct Verdict {
@@ -278,6 +305,7 @@ fn every_client_call_validates_against_githubs_openapi_description() {
     let gh = connect(prism);
     let reviewers = ["octocat".to_string(), "octo-org/security".to_string()];
     let labels = ["repokid".to_string(), "repokid:adds-access".to_string()];
+    let app = app_settings(prism);
     let failures: Vec<String> = [
         check(prism, "find_pr", 1, || gh.find_pr(BRANCH)),
         check(prism, "get_pr", 1, || gh.get_pr(NUMBER)),
@@ -327,6 +355,23 @@ fn every_client_call_validates_against_githubs_openapi_description() {
         check(prism, "permission", 1, || gh.permission("octocat")),
         check(prism, "approved", 1, || gh.approved(NUMBER)),
         check(prism, "merge_pr", 1, || gh.merge_pr(NUMBER, SHA, TITLE)),
+        // repokid doctor's reads of the repository's settings.
+        check(prism, "repository", 1, || gh.repository()),
+        check(prism, "branch_protection", 1, || {
+            gh.branch_protection("main")
+        }),
+        check(prism, "branch_rules", 1, || gh.branch_rules("main")),
+        check(prism, "environment", 1, || gh.environment("iam-apply")),
+        check(prism, "codeowners_errors", 1, || {
+            gh.codeowners_errors("main")
+        }),
+        check(prism, "actions_variable", 1, || {
+            gh.actions_variable("REPOKID_SCHEDULE")
+        }),
+        // As the GitHub App itself (a JWT signed with its key, made here by openssl).
+        check(prism, "app_installation", 1, || {
+            gh.app_installation(&app.0, app.1.path())
+        }),
         // `delete_branch` sends `DELETE /repos/{owner}/{repo}/git/refs/heads/{branch}`, which
         // GitHub's description declares as `/repos/{owner}/{repo}/git/refs/{ref}` with `ref` =
         // `heads/<branch>`: a path parameter holding a `/`, which Prism's router cannot match

@@ -1,14 +1,16 @@
 //! Scheduling against an in-process GitHub stand-in (wiremock) that checks the exact requests:
 //! statuses kept pending until the date, due pull requests merged only when approved and
-//! mergeable, cancellation.
+//! mergeable (after a re-check, here with usage unchanged: tests/schedule_recheck.rs has the
+//! rest), cancellation.
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use chrono::{TimeZone, Utc};
+use common::scheduled::{ACCOUNT, AT_ANNOUNCEMENT, BRANCH, Fixture, merge_time, run, usage};
 use repokid::github::client::GitHub;
-use repokid::github::schedule::{
-    MergeOutcome, STATUS_CONTEXT, cancel, repo_scheduled, schedule_note,
-};
+use repokid::github::schedule::{MergeOutcome, STATUS_CONTEXT, cancel, schedule_note};
 use repokid::settings::GitHubSettings;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, method, path, query_param};
@@ -54,9 +56,13 @@ impl StandIn {
 }
 
 fn pr(number: u64, branch: &str, not_before: chrono::DateTime<Utc>) -> Value {
+    pr_at(number, branch, not_before, &format!("sha{number}"))
+}
+
+fn pr_at(number: u64, branch: &str, not_before: chrono::DateTime<Utc>, sha: &str) -> Value {
     json!({
         "number": number, "state": "open", "html_url": format!("https://github.com/acme/iam/pull/{number}"),
-        "head": {"ref": branch, "sha": format!("sha{number}")},
+        "head": {"ref": branch, "sha": sha},
         "body": format!("{}## Least-privilege proposal", schedule_note(not_before)),
         "labels": [{"name": "repokid"}, {"name": "repokid:scheduled"}],
         "mergeable": true,
@@ -67,11 +73,18 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
 }
 
+// ---------------------------------------------------------------------------------------------
+// A real proposal to re-check: a local repository whose main records an account, a scheduled
+// proposal branch on it, both pushed to a git server over HTTP.
+// ---------------------------------------------------------------------------------------------
+
 #[test]
 fn due_approved_mergeable_prs_are_merged_and_the_others_wait() {
     let s = StandIn::new();
-    let due = now() - chrono::Duration::days(1);
-    let later = now() + chrono::Duration::days(3);
+    let f = Fixture::new(&s.server.uri());
+    let now = merge_time();
+    let due = now - chrono::Duration::days(1);
+    let later = now + chrono::Duration::days(3);
     let unlabelled = {
         let mut v = pr(9, "repokid/propose/999988887777", due);
         v["labels"] = json!([{"name": "repokid"}]);
@@ -82,7 +95,7 @@ fn due_approved_mergeable_prs_are_merged_and_the_others_wait() {
             .and(path("/repos/acme/iam/pulls"))
             .and(query_param("state", "open"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-                pr(1, "repokid/propose/111122223333", due),
+                pr_at(1, BRANCH, due, &f.tip),
                 pr(2, "repokid/propose/222233334444", later),
                 pr(3, "repokid/propose/333344445555", due),
                 pr(4, "someone/else", due),
@@ -109,13 +122,9 @@ fn due_approved_mergeable_prs_are_merged_and_the_others_wait() {
     s.mount(
         Mock::given(method("GET"))
             .and(path("/repos/acme/iam/pulls/1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(pr(
-                1,
-                "repokid/propose/111122223333",
-                due,
-            ))),
+            .respond_with(ResponseTemplate::new(200).set_body_json(pr_at(1, BRANCH, due, &f.tip))),
     );
-    for sha in ["sha1", "sha3"] {
+    for sha in [f.tip.as_str(), "sha3"] {
         s.mount(
             Mock::given(method("POST"))
                 .and(path(format!("/repos/acme/iam/statuses/{sha}")))
@@ -137,27 +146,27 @@ fn due_approved_mergeable_prs_are_merged_and_the_others_wait() {
         Mock::given(method("PUT"))
             .and(path("/repos/acme/iam/pulls/1/merge"))
             .and(body_partial_json(
-                json!({"sha": "sha1", "merge_method": "merge"}),
+                json!({"sha": f.tip, "merge_method": "merge"}),
             ))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"merged": true}))),
     );
 
-    let gh = s.client();
-    // A dry run merges nothing.
-    let dry = repo_scheduled(&gh, "repokid/propose", now(), false).unwrap();
-    let outcomes: Vec<(u64, MergeOutcome)> =
-        dry.iter().map(|(p, o)| (p.number, o.clone())).collect();
+    // Usage as announced: the re-check changes nothing. A dry run merges nothing.
+    let fresh = usage(now, &AT_ANNOUNCEMENT);
+    let (dry, asked) = run(&s.client(), &f, &fresh, false);
     assert_eq!(
-        outcomes,
+        dry,
         vec![
             (1, MergeOutcome::WouldMerge),
             (2, MergeOutcome::Waiting { until: later }),
             (3, MergeOutcome::NotApproved),
         ]
     );
+    // Only the due, approved, mergeable one is re-checked, and only its changed role.
+    assert_eq!(asked, vec![(ACCOUNT.to_string(), vec!["app".to_string()])]);
     assert!(!s.requests().iter().any(|r| r.starts_with("PUT")));
 
-    let done = repo_scheduled(&gh, "repokid/propose", now(), true).unwrap();
+    let (done, _) = run(&s.client(), &f, &fresh, true);
     assert_eq!(done[0].1, MergeOutcome::Merged);
     assert_eq!(
         s.requests()
@@ -173,13 +182,17 @@ fn due_approved_mergeable_prs_are_merged_and_the_others_wait() {
             "{r}"
         );
         assert!(!r.contains("/pulls/4") && !r.contains("/pulls/9"), "{r}");
+        assert!(!r.contains("/comments"), "{r}");
     }
+    // Merged as announced: nothing pushed.
+    assert_eq!(f.remote_tip(), f.tip);
 }
 
 #[test]
 fn a_due_pr_that_github_cannot_merge_is_reported_not_forced() {
     let s = StandIn::new();
-    let due = now() - chrono::Duration::hours(1);
+    let f = Fixture::new(&s.server.uri());
+    let due = merge_time() - chrono::Duration::hours(1);
     let mut conflicted = pr(5, "repokid/propose/111122223333", due);
     s.mount(
         Mock::given(method("GET"))
@@ -205,8 +218,17 @@ fn a_due_pr_that_github_cannot_merge_is_reported_not_forced() {
             .and(path("/repos/acme/iam/statuses/sha5"))
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({}))),
     );
-    let out = repo_scheduled(&s.client(), "repokid/propose", now(), true).unwrap();
+    let (out, asked) = run(
+        &s.client(),
+        &f,
+        &usage(merge_time(), &AT_ANNOUNCEMENT),
+        true,
+    );
     assert_eq!(out[0].1, MergeOutcome::NotMergeable);
+    assert!(
+        asked.is_empty(),
+        "re-checked a pull request it cannot merge"
+    );
     assert!(!s.requests().iter().any(|r| r.starts_with("PUT")));
 }
 
@@ -253,8 +275,6 @@ fn cancelling_comments_closes_and_deletes_the_branch() {
         ]
     );
 }
-
-mod common;
 
 /// A lifecycle hook that records what it sees.
 #[derive(Default, Clone)]

@@ -16,7 +16,9 @@
 //! Three tests run verify.yml's script on pull requests that try to change the check: one that
 //! rewrites its own verify code and scripts to pass and commits a passing "repokid" is still
 //! judged by the base's script and a repokid built from the base's tree; a REPOKID inside the
-//! pull request's checkout is refused; changed workflows and scripts draw a warning.
+//! pull request's checkout is refused; changed workflows and scripts draw a warning. One more
+//! runs it on a merge queue's group (a `merge_group` event): the group's head is judged against
+//! the group's base, not main, with the labels of its pull request read from an API stand-in.
 //!
 //! Only reviewed code runs: jobs whose checkout holds a committed "repokid" (where the workflows
 //! used to cache it, and where a build would put it) build from the checkout's tree into a target
@@ -354,10 +356,11 @@ fn checkout(origin: &Path, parent: &Path, name: &str) -> PathBuf {
 }
 
 /// The script `job` of `workflow` runs, after checking that `env` gives it exactly the variables
-/// the step's `env:` sets, besides GITHUB_EVENT_PATH and PATH, which Actions sets, REPOKID, which
-/// the workflow sets (in the step, under the runner's temporary directory) to the cached or
-/// downloaded binary and the test to the built one, and REPOKID_CARGO and REPOKID_NOW, which
-/// only a test sets, to watch a build and to replay a night.
+/// the step's `env:` sets, besides GITHUB_EVENT_PATH, GITHUB_API_URL and PATH, which Actions
+/// sets (tests point GITHUB_API_URL at a stand-in), REPOKID, which the workflow sets (in the step,
+/// under the runner's temporary directory) to the cached or downloaded binary and the test to the
+/// built one, and REPOKID_CARGO and REPOKID_NOW, which only a test sets, to watch a build and to
+/// replay a night.
 fn job_script((workflow, job): (&str, &str), env: &[(&str, String)]) -> String {
     let steps = steps(&workflow_text(workflow));
     let step = steps
@@ -367,6 +370,7 @@ fn job_script((workflow, job): (&str, &str), env: &[(&str, String)]) -> String {
     let compared = |k: &&str| {
         ![
             "GITHUB_EVENT_PATH",
+            "GITHUB_API_URL",
             "PATH",
             "REPOKID",
             "REPOKID_CARGO",
@@ -589,6 +593,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
             &[
                 ("BASE_REF", "main".into()),
                 ("PR_DIR", "pr".into()),
+                ("GITHUB_TOKEN", TOKEN.into()),
                 ("GITHUB_EVENT_PATH", event.display().to_string()),
             ],
         )
@@ -656,6 +661,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
         &[
             ("BASE_REF", "main".into()),
             ("PR_DIR", "pr".into()),
+            ("GITHUB_TOKEN", TOKEN.into()),
             ("REPOKID", "/nonexistent/repokid".into()),
         ],
     );
@@ -1315,6 +1321,7 @@ fn verify_judges_a_pull_request_with_the_base_code_not_its_own() {
         vec![
             ("BASE_REF", "main".to_string()),
             ("PR_DIR", "pr".into()),
+            ("GITHUB_TOKEN", TOKEN.into()),
             ("REPOKID", cached.display().to_string()),
             ("REPOKID_CARGO", cargo.display().to_string()),
             (
@@ -1416,6 +1423,7 @@ fn verify_refuses_a_repokid_inside_the_pull_request_checkout() {
             &[
                 ("BASE_REF", "main".into()),
                 ("PR_DIR", "pr".into()),
+                ("GITHUB_TOKEN", TOKEN.into()),
                 ("REPOKID", repokid.clone()),
                 ("REPOKID_CARGO", cargo.display().to_string()),
             ],
@@ -1434,7 +1442,11 @@ fn verify_refuses_a_repokid_inside_the_pull_request_checkout() {
     let job = runner.run(
         ("verify.yml", "verify"),
         &ws,
-        &[("BASE_REF", "main".into()), ("PR_DIR", ".".into())],
+        &[
+            ("BASE_REF", "main".into()),
+            ("PR_DIR", ".".into()),
+            ("GITHUB_TOKEN", TOKEN.into()),
+        ],
     );
     assert_eq!(job.code, 1, "{}{}", job.stdout, job.stderr);
     assert!(
@@ -1476,6 +1488,7 @@ fn verify_tells_that_changed_workflows_and_scripts_need_codeowners() {
             &[
                 ("BASE_REF", "main".into()),
                 ("PR_DIR", "pr".into()),
+                ("GITHUB_TOKEN", TOKEN.into()),
                 ("REPOKID", "/nonexistent/repokid".into()),
             ],
         )
@@ -1507,6 +1520,121 @@ fn verify_tells_that_changed_workflows_and_scripts_need_codeowners() {
         "{}",
         job.stdout
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// verify.yml in a merge queue
+// ---------------------------------------------------------------------------------------------
+
+const APP_FILE_AHEAD: &str = r#"{"data": {"Version": "2012-10-17", "Statement": [{"Sid": "Data", "Effect": "Allow", "Action": ["s3:GetObject", "ec2:DescribeInstances"], "Resource": "*"}]}}"#;
+const APP_FILE_GROUP: &str = r#"{"data": {"Version": "2012-10-17", "Statement": [{"Sid": "Data", "Effect": "Allow", "Action": ["s3:GetObject", "ec2:DescribeInstances", "iam:*"], "Resource": "*"}]}}"#;
+
+#[test]
+fn verify_judges_a_merge_group_against_its_base_with_its_pull_requests_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let origin = verify_origin(t);
+    let mut runner = Runner::default();
+
+    // The queue: a pull request ahead of this one (labelled, in its own group) gave the role
+    // ec2:DescribeInstances; this group, for pull request #7, adds iam:* on top of that. The group's base
+    // is the group ahead, not main.
+    push_pr(&origin, t, "ahead", &[(POLICY_FILE, APP_FILE_AHEAD)], &[]);
+    let base = rev(&origin, "ahead");
+    let group_ref = format!("gh-readonly-queue/main/pr-7-{base}");
+    let author = checkout(&origin, t, "group-author");
+    git(&author, &["checkout", "-q", "origin/ahead"]);
+    write_files(&author, &[(POLICY_FILE, APP_FILE_GROUP)], &[]);
+    git(
+        &author,
+        &[
+            "-c",
+            "user.name=Queue",
+            "-c",
+            "user.email=queue@example.com",
+            "commit",
+            "-q",
+            "-am",
+            "Merge pull request #7",
+        ],
+    );
+    git(
+        &author,
+        &[
+            "push",
+            "-q",
+            "origin",
+            &format!("HEAD:refs/heads/{group_ref}"),
+        ],
+    );
+    let head = rev(&origin, &group_ref);
+    let event = t.join("merge-group.json");
+    std::fs::write(
+        &event,
+        json!({
+            "action": "checks_requested",
+            "merge_group": {
+                "head_sha": head, "head_ref": format!("refs/heads/{group_ref}"),
+                "base_sha": base, "base_ref": "refs/heads/main",
+                "head_commit": {"id": head, "message": "Merge pull request #7"},
+            },
+            "repository": {"full_name": REPO},
+        })
+        .to_string(),
+    )
+    .unwrap();
+
+    // The API answers pull request #7's labels: none, then the allow label.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = rt.block_on(MockServer::start());
+    let labels = |names: &[&str]| {
+        rt.block_on(api.reset());
+        let body: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+        rt.block_on(
+            Mock::given(wiremock::matchers::method("GET"))
+                .and(wiremock::matchers::path(format!(
+                    "/repos/{REPO}/issues/7/labels"
+                )))
+                .and(wiremock::matchers::header(
+                    "authorization",
+                    format!("Bearer {TOKEN}").as_str(),
+                ))
+                .respond_with(ResponseTemplate::new(200).set_body_json(body))
+                .mount(&api),
+        );
+    };
+    let (ws, _) = verify_workspace(&origin, t, "queue", &head);
+    let env = [
+        // github.base_ref is empty for merge_group.
+        ("BASE_REF", String::new()),
+        ("PR_DIR", "pr".into()),
+        ("GITHUB_TOKEN", TOKEN.into()),
+        ("GITHUB_EVENT_PATH", event.display().to_string()),
+        ("GITHUB_API_URL", api.uri()),
+    ];
+
+    labels(&[]);
+    let job = runner.run(("verify.yml", "verify"), &ws, &env);
+    let out = format!("{}{}", job.stdout, job.stderr);
+    assert_eq!(job.code, 1, "iam:* without the label must fail:\n{out}");
+    assert!(out.contains("merge group of pull request #7"), "{out}");
+    // Judged against the group's base: this group's iam:*, not what the group ahead added.
+    assert!(out.contains(&format!("repokid verify: {base} ")), "{out}");
+    assert!(out.contains(POLICY_FILE) && out.contains("iam:"), "{out}");
+    assert!(!out.contains("ec2:"), "{out}");
+
+    labels(&["repokid:adds-access"]);
+    let job = runner.run(("verify.yml", "verify"), &ws, &env);
+    assert_eq!(job.code, 0, "{}{}", job.stdout, job.stderr);
+    assert!(
+        job.stdout.contains("labels: repokid:adds-access"),
+        "{}",
+        job.stdout
+    );
+    assert!(!runner.seen.contains(TOKEN), "the token was printed");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1809,6 +1937,10 @@ fn verify_workflow_runs_the_base_and_reads_the_pull_request_as_data() {
         text.contains("\non:\n  pull_request:\n"),
         "verify.yml must run on pull_request"
     );
+    assert!(
+        text.contains("\n  merge_group:\n    types: [checks_requested]\n"),
+        "verify.yml must run on merge groups too (a merge queue requires the check)"
+    );
     let steps = step_blocks(&text, "verify");
     let uses = |s: &Vec<String>, action: &str| {
         field(s, "uses").is_some_and(|u| u.starts_with(&format!("{action}@")))
@@ -1830,11 +1962,11 @@ fn verify_workflow_runs_the_base_and_reads_the_pull_request_as_data() {
     let (trusted, pr) = (at("trusted"), at("pr"));
     assert_eq!(
         field(trusted, "ref").as_deref(),
-        Some("${{ github.event.pull_request.base.sha }}")
+        Some("${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}")
     );
     assert_eq!(
         field(pr, "ref").as_deref(),
-        Some("${{ github.event.pull_request.head.sha }}")
+        Some("${{ github.event.pull_request.head.sha || github.event.merge_group.head_sha }}")
     );
     assert_eq!(field(pr, "fetch-depth").as_deref(), Some("0"));
     for s in [trusted, pr] {

@@ -7,6 +7,7 @@ mod apply;
 mod catalog;
 mod demo;
 mod dispatch;
+mod doctor;
 mod gha;
 mod history;
 mod init;
@@ -168,6 +169,13 @@ enum Command {
     /// event): show, opt-out, remove-opt-out, rollback. Commenters need write access; each command
     /// gets one reply comment; changes come as pull requests (Repokid's dispatcher).
     Dispatch(dispatch::DispatchArgs),
+    /// Read the repository's settings on GitHub and list what the loop needs and what is
+    /// missing, each with a fix: branch protection or rulesets on the default branch (required
+    /// checks `verify` and, when scheduling, `repokid/schedule`; approvals; stale approvals
+    /// dismissed; Code Owners review; a usable CODEOWNERS file), no squash merges, the
+    /// `iam-apply` environment with required reviewers, the GitHub App's permissions. Exits 1
+    /// when something required is missing or cannot be read with the token.
+    Doctor(doctor::DoctorArgs),
     /// The accounts to work on, in batches for a GitHub Actions matrix: `accounts` in
     /// repokid.toml, else the account directories under policies/ (`--pending`: only those with
     /// something to apply). `--format json` prints {"version":1,"batches":[[ID,…],…]} on one line
@@ -246,6 +254,7 @@ fn run(cli: Cli, config_given: bool) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Dispatch(a) => dispatch::run(a, &ctx),
         Command::Accounts(a) => accounts::run(a, &ctx),
+        Command::Doctor(a) => doctor::run(a, &ctx),
         Command::Catalog(cmd) => catalog::run(cmd, &ctx.catalog, ctx.format),
     }
 }

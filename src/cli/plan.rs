@@ -97,6 +97,7 @@ pub(super) fn run(
         roles: a.roles.clone(),
         grace_days: a.grace_days,
         rev: Some(a.rev.clone()),
+        announced: None,
     };
     // A progress bar on a terminal only; scripts and CI logs get none.
     let bar = if std::io::stderr().is_terminal() && inventory.len() > 200 {

@@ -5,13 +5,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use super::inputs::{InputArgs, open_store};
 use super::plan::PlanArgs;
 use super::{Ctx, Format};
 use crate::github::client::{GitHub, token_from_env};
 use crate::github::schedule::{
-    MergeOutcome, ScheduleOutcome, cancel, repo_scheduled, schedule, scheduled,
+    MergeOptions, MergeOutcome, ScheduleOutcome, cancel, repo_scheduled, schedule, scheduled,
 };
 use crate::ops::Workspace;
+use crate::ops::recheck::{InputsError, Kept};
 
 /// Arguments of `schedule`.
 #[derive(Debug, clap::Args)]
@@ -29,10 +31,18 @@ pub struct ScheduleArgs {
 /// Arguments of `repo-scheduled-roles`.
 #[derive(Debug, clap::Args)]
 pub struct RepoScheduledArgs {
-    /// Merge the due, approved, mergeable pull requests (without it: only report, and keep the
-    /// schedule statuses current).
+    /// Merge the due, approved, mergeable pull requests that re-check unchanged, and commit on
+    /// the branch of the others what must stay (without it: only report, and keep the schedule
+    /// statuses current).
     #[arg(long)]
     commit: bool,
+    /// Where the re-check reads live roles and fresh usage: the sources `propose` uses. With
+    /// --account, only those accounts' pull requests are handled (all of them without).
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Override the grace period in days in the re-check, as the schedule did.
+    #[arg(long, value_name = "DAYS")]
+    grace_days: Option<i64>,
 }
 
 /// Arguments of `cancel-scheduled-repo`.
@@ -113,8 +123,31 @@ pub fn run_schedule(a: &ScheduleArgs, ctx: &Ctx) -> Result<ExitCode> {
 /// `repokid repo-scheduled-roles`.
 pub fn run_repo_scheduled(a: &RepoScheduledArgs, ctx: &Ctx) -> Result<ExitCode> {
     let ws = ctx.workspace()?;
+    let store = open_store(ctx.repo.as_ref(), &ws)?;
     let gh = connect(&ws)?;
-    let results = repo_scheduled(&gh, &ws.settings.propose.branch_prefix, ctx.now, a.commit)?;
+    let aws = a.inputs.lazy_aws(&ws);
+    // Each due pull request's account and changed roles, from the same sources as propose.
+    let mut fetch = |account: &str, roles: &[String]| -> Result<_, InputsError> {
+        let mut inputs = a.inputs.clone();
+        inputs.accounts = vec![account.to_string()];
+        let mut inventory = inputs.inventory(&ws, &aws)?;
+        for listed in inventory.roles.values_mut() {
+            listed.retain(|r| roles.contains(&r.name));
+        }
+        let usage = inputs.usage(&ws, &inventory, ctx.now, &aws)?.by_arn;
+        Ok((inventory, usage))
+    };
+    // Only an explicit --account narrows the pull requests handled (not `accounts` in the
+    // settings: a scheduled pull request of an account dropped from them is still handled).
+    for account in &a.inputs.accounts {
+        crate::store::names::validate_account_id(account).context("--account")?;
+    }
+    let opts = MergeOptions {
+        commit: a.commit,
+        grace_days: a.grace_days,
+        accounts: a.inputs.accounts.clone(),
+    };
+    let results = repo_scheduled(&gh, &ws, &store, &mut fetch, &opts, ctx.now)?;
     match ctx.format {
         Format::Json => {
             let rows: Vec<_> = results
@@ -137,6 +170,23 @@ pub fn run_repo_scheduled(a: &RepoScheduledArgs, ctx: &Ctx) -> Result<ExitCode> 
                         "due, approved, mergeable: would merge (pass --commit)".into()
                     }
                     MergeOutcome::Merged => "merged".into(),
+                    MergeOutcome::Unverified { reason } => {
+                        format!(
+                            "due, approved, mergeable, but NOT merged: cannot re-check ({reason})"
+                        )
+                    }
+                    MergeOutcome::WouldUpdate { kept } => format!(
+                        "due, approved, mergeable, but {} announced removals must stay: would \
+                         commit that on the branch (pass --commit){}",
+                        kept.iter().map(|k| k.actions.len()).sum::<usize>(),
+                        kept_lines(kept)
+                    ),
+                    MergeOutcome::Updated { commit, kept } => format!(
+                        "{} announced removals must stay: committed {commit} on the branch and \
+                         commented; merges on a later run{}",
+                        kept.iter().map(|k| k.actions.len()).sum::<usize>(),
+                        kept_lines(kept)
+                    ),
                 };
                 println!("#{} {}: {what}", s.number, s.branch);
             }
@@ -145,7 +195,31 @@ pub fn run_repo_scheduled(a: &RepoScheduledArgs, ctx: &Ctx) -> Result<ExitCode> 
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    let unverified: Vec<u64> = results
+        .iter()
+        .filter(|(_, o)| matches!(o, MergeOutcome::Unverified { .. }))
+        .map(|(s, _)| s.number)
+        .collect();
+    if unverified.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: due pull request(s) {} could not be re-checked and were not merged",
+            unverified
+                .iter()
+                .map(|n| format!("#{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// What a re-check kept, one line per role and reason.
+fn kept_lines(kept: &[Kept]) -> String {
+    kept.iter()
+        .map(|k| format!("\n    {}: {} ({})", k.role, k.actions.join(", "), k.reason))
+        .collect()
 }
 
 /// `repokid cancel-scheduled-repo`.

@@ -8,6 +8,7 @@
 //! * [`record`] — recording live state on the protected branch through a pull request repokid
 //!   merges itself.
 //! * [`schedule`] — scheduled proposals: a not-before date, a pending status, merging when due.
+//! * [`doctor`] — the repository settings the loop needs (`repokid doctor`).
 //! * [`dispatch`] — `/repokid …` commands in issue and pull-request comments, each answered with
 //!   a comment (Repokid's dispatcher).
 //! * [`apply_report`] — after an apply: a comment on each merged pull request, and the tracking
@@ -16,6 +17,7 @@
 pub mod apply_report;
 pub mod client;
 pub mod dispatch;
+pub mod doctor;
 pub mod publish;
 pub mod push;
 pub mod record;

@@ -5,7 +5,10 @@
 //!
 //! * `repokid schedule` opens the PR; re-run before the date it leaves an announced PR alone, so
 //!   nothing is ever added to what was announced.
-//! * `repokid repo-scheduled-roles` merges the PRs whose time has come, if approved and mergeable.
+//! * `repokid repo-scheduled-roles` merges the PRs whose time has come, if approved and
+//!   mergeable, after re-checking them with fresh usage ([`crate::ops::recheck`]): only what the
+//!   branch announced can be removed, and what was used during the notice period stays (a commit
+//!   on the branch and a comment say so).
 //! * `repokid cancel-scheduled-repo` closes a PR and deletes its branch.
 //! * `repokid show-scheduled-roles` lists them.
 
@@ -14,12 +17,15 @@ use serde::Serialize;
 
 use super::client::{GitHub, GitHubError, PullRequest};
 use super::publish::{PublishError, publish};
+use super::push::{PushError, push};
 use super::review::PrOutcome;
 use crate::hooks::lifecycle::run_all;
 use crate::hooks::{HookError, LifecycleEvent};
-use crate::ops::{PlannedRole, Workspace};
+use crate::ops::recheck::{FetchInputs, Kept, RecheckRequest, Verdict, recheck};
+use crate::ops::{OpsError, PlannedRole, Workspace};
 use crate::report::PlanReport;
-use crate::store::git::PolicyStore;
+use crate::store::git::{PolicyStore, WriteAccount};
+use crate::store::{Action, trailers};
 
 /// The label every scheduled pull request carries.
 pub const SCHEDULED_LABEL: &str = "repokid:scheduled";
@@ -247,23 +253,68 @@ pub enum MergeOutcome {
     NotApproved,
     /// Due and approved, but GitHub says it cannot be merged (conflicts, failing checks).
     NotMergeable,
-    /// Due, approved, mergeable; dry run.
+    /// Due, approved, mergeable, and the re-check could not be made (no fresh usage, not a
+    /// removal-only proposal …): not merged.
+    Unverified {
+        /// Why.
+        reason: String,
+    },
+    /// Due, approved, mergeable, but some announced removals must stay (used since the
+    /// announcement …); dry run.
+    WouldUpdate {
+        /// What stays, and why.
+        kept: Vec<Kept>,
+    },
+    /// Due, approved, mergeable, but some announced removals must stay: a commit on the branch
+    /// keeps them and a comment says which and why. Not merged in this run: the new commit needs
+    /// its checks (and, with stale approvals dismissed, a new approval) first.
+    Updated {
+        /// The new head commit.
+        commit: String,
+        /// What stays, and why.
+        kept: Vec<Kept>,
+    },
+    /// Due, approved, mergeable, and re-checked unchanged; dry run.
     WouldMerge,
     /// Merged.
     Merged,
 }
 
+/// How [`repo_scheduled`] works.
+#[derive(Debug, Clone, Default)]
+pub struct MergeOptions {
+    /// Merge and update branches (without it: only report, and keep the statuses current).
+    pub commit: bool,
+    /// Override the grace period (days) in the re-check, as the schedule did.
+    pub grace_days: Option<i64>,
+    /// Only the pull requests of these accounts (all when empty).
+    pub accounts: Vec<String>,
+}
+
 /// Walks the scheduled pull requests: keeps the status pending for those not due, marks due
-/// ones `success`, and (when `commit`) merges the due, approved, mergeable ones at their
-/// current head.
+/// ones `success`, and re-checks the due, approved, mergeable ones
+/// ([`crate::ops::recheck`]: fresh usage from `fetch`, limited to what the branch announced).
+/// With `opts.commit`, one that re-checks unchanged is merged at exactly the head that was
+/// checked; one where announced removals must stay gets a commit on its branch that keeps them
+/// and a comment saying which and why, and is left for a later run; an unverified one is left
+/// alone.
 pub fn repo_scheduled(
     gh: &GitHub,
-    prefix: &str,
+    ws: &Workspace,
+    store: &PolicyStore,
+    fetch: &mut FetchInputs<'_>,
+    opts: &MergeOptions,
     now: DateTime<Utc>,
-    commit: bool,
-) -> Result<Vec<(ScheduledPr, MergeOutcome)>, GitHubError> {
+) -> Result<Vec<(ScheduledPr, MergeOutcome)>, PublishError> {
+    let prefix = &ws.settings.propose.branch_prefix;
     let mut out = Vec::new();
     for (pr, s) in scheduled(gh, prefix)? {
+        let account = proposal_account(prefix, &pr.head_ref);
+        if !opts.accounts.is_empty()
+            && !account.is_some_and(|a| opts.accounts.iter().any(|x| x == a))
+        {
+            continue;
+        }
         let outcome = match s.not_before {
             None => MergeOutcome::NoDate,
             Some(until) if until > now => {
@@ -284,24 +335,196 @@ pub fn repo_scheduled(
                     MergeOutcome::NotApproved
                 } else if gh.get_pr(pr.number)?.mergeable != Some(true) {
                     MergeOutcome::NotMergeable
-                } else if !commit {
-                    MergeOutcome::WouldMerge
+                } else if let Some(account) = account {
+                    due(gh, ws, store, fetch, opts, &pr, account, now)?
                 } else {
-                    gh.merge_pr(
-                        pr.number,
-                        &pr.head_sha,
-                        &format!(
-                            "Merge scheduled pull request #{} ({})",
-                            pr.number, pr.head_ref
+                    MergeOutcome::Unverified {
+                        reason: format!(
+                            "{} is not a proposal branch {prefix}/ACCOUNT",
+                            pr.head_ref
                         ),
-                    )?;
-                    MergeOutcome::Merged
+                    }
                 }
             }
         };
         out.push((s, outcome));
     }
     Ok(out)
+}
+
+/// The account of a proposal branch `<prefix>/<account>`.
+fn proposal_account<'b>(prefix: &str, branch: &'b str) -> Option<&'b str> {
+    branch
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('/'))
+        .filter(|a| crate::store::names::validate_account_id(a).is_ok())
+}
+
+/// A due, approved, mergeable pull request: re-check, then merge, update or leave it.
+#[allow(clippy::too_many_arguments)]
+fn due(
+    gh: &GitHub,
+    ws: &Workspace,
+    store: &PolicyStore,
+    fetch: &mut FetchInputs<'_>,
+    opts: &MergeOptions,
+    pr: &PullRequest,
+    account: &str,
+    now: DateTime<Utc>,
+) -> Result<MergeOutcome, PublishError> {
+    let check = recheck(
+        ws,
+        store,
+        &RecheckRequest {
+            account,
+            head: &pr.head_sha,
+            base: &ws.settings.github.base_branch,
+            grace_days: opts.grace_days,
+            now,
+        },
+        fetch,
+    )?;
+    let announced: usize = check.announced.values().map(Vec::len).sum();
+    tracing::info!(pr = pr.number, account, announced, verdict = ?check.verdict, "re-checked");
+    Ok(match check.verdict {
+        Verdict::Unverified(reason) => MergeOutcome::Unverified { reason },
+        Verdict::Unchanged if !opts.commit => MergeOutcome::WouldMerge,
+        Verdict::Unchanged => {
+            gh.merge_pr(
+                pr.number,
+                &pr.head_sha,
+                &format!(
+                    "Merge scheduled pull request #{} ({})",
+                    pr.number, pr.head_ref
+                ),
+            )?;
+            MergeOutcome::Merged
+        }
+        Verdict::Keep { kept, .. } if !opts.commit => MergeOutcome::WouldUpdate { kept },
+        Verdict::Keep {
+            kept,
+            files,
+            remaining,
+        } => keep_on_branch(gh, ws, store, pr, account, kept, files, remaining, now)?,
+    })
+}
+
+/// Commits `files` on the pull request's branch (whose head was re-checked), pushes it (a fast
+/// forward: refused if the branch moved meanwhile), says what was kept in a comment, and marks
+/// the new head's schedule as reached.
+#[allow(clippy::too_many_arguments)]
+fn keep_on_branch(
+    gh: &GitHub,
+    ws: &Workspace,
+    store: &PolicyStore,
+    pr: &PullRequest,
+    account: &str,
+    kept: Vec<Kept>,
+    files: std::collections::BTreeMap<String, crate::engine::PolicyMap>,
+    remaining: usize,
+    now: DateTime<Utc>,
+) -> Result<MergeOutcome, PublishError> {
+    let branch = &pr.head_ref;
+    let unverified = |reason: String| Ok(MergeOutcome::Unverified { reason });
+    if store.head_branch().map_err(OpsError::from)?.as_deref() == Some(branch.as_str()) {
+        return unverified(format!(
+            "{branch} is checked out here; run from another branch to update it"
+        ));
+    }
+    let head = git2::Oid::from_str(&pr.head_sha).map_err(|e| PublishError::Git(e.to_string()))?;
+    store
+        .repo()
+        .reference(
+            &format!("refs/heads/{branch}"),
+            head,
+            true,
+            "repokid repo-scheduled-roles: the head re-checked",
+        )
+        .map_err(|e| PublishError::Git(e.message().to_string()))?;
+    let count: usize = kept.iter().map(|k| k.actions.len()).sum();
+    let body = kept
+        .iter()
+        .map(|k| format!("{}: {} ({})", k.role, k.actions.join(", "), k.reason))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body: String = if body.len() > 8000 {
+        let mut cut = 8000;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}\n…", &body[..cut])
+    } else {
+        body
+    };
+    let written = store
+        .write_account(&WriteAccount {
+            roles: files,
+            action: Action::Repo,
+            subject: format!(
+                "repokid: keep {count} announced removals in {account} (re-checked at merge time)"
+            ),
+            body,
+            extra_trailers: vec![
+                (trailers::KEPT_AT_MERGE.to_string(), count.to_string()),
+                (trailers::REMOVED_ACTIONS.to_string(), remaining.to_string()),
+            ],
+            ..WriteAccount::new(branch.clone(), account.to_string())
+        })
+        .map_err(OpsError::from)?;
+    let Some(written) = written else {
+        return unverified("the re-check asked to keep what the branch already keeps".into());
+    };
+    let url = ws
+        .settings
+        .github
+        .git_url()
+        .ok_or_else(|| PublishError::Git("no [github] repo or git-url to push to".into()))?;
+    let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+    match push(store.repo(), &url, &[&spec], &gh.git_token()?) {
+        Ok(()) => {}
+        Err(PushError::Rejected { .. }) => {
+            return unverified(format!("{branch} moved during the re-check; not updated"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let commit = written.commit.to_string();
+    gh.comment(pr.number, &kept_comment(&kept, &commit, remaining, now))?;
+    gh.set_status(&commit, "success", STATUS_CONTEXT, "schedule reached")?;
+    Ok(MergeOutcome::Updated { commit, kept })
+}
+
+/// Rows of the kept table in a comment, at most.
+const KEPT_ROWS: usize = 200;
+
+/// The comment that says what the re-check kept, and why.
+pub fn kept_comment(kept: &[Kept], commit: &str, remaining: usize, now: DateTime<Utc>) -> String {
+    let count: usize = kept.iter().map(|k| k.actions.len()).sum();
+    let mut text = format!(
+        "**Re-checked at merge time** ({} UTC, `repokid repo-scheduled-roles`): {count} of the \
+         announced removals stay, because fresh usage data (or the filters) keep them; \
+         {remaining} still go. Commit {commit} on this branch keeps them; nothing else changed. \
+         It merges on a later run, once this commit's checks pass and it is approved.\n\n\
+         | role | action | why it stays |\n|---|---|---|\n",
+        now.format("%Y-%m-%d %H:%M")
+    );
+    let rows: Vec<String> = kept
+        .iter()
+        .flat_map(|k| {
+            k.actions
+                .iter()
+                .map(move |a| format!("| {} | `{a}` | {} |\n", k.role, k.reason))
+        })
+        .collect();
+    for row in rows.iter().take(KEPT_ROWS) {
+        text.push_str(row);
+    }
+    if rows.len() > KEPT_ROWS {
+        text.push_str(&format!(
+            "\n_… and {} more; the commit message lists them all._\n",
+            rows.len() - KEPT_ROWS
+        ));
+    }
+    text
 }
 
 /// Cancels the scheduled pull request of `branch`: a comment, closed, branch deleted. `None`

@@ -47,6 +47,9 @@ pub mod trailers {
     pub const ROLES_REMOVED: &str = "Repokid-Roles-Removed";
     /// For proposals: how many actions were removed.
     pub const REMOVED_ACTIONS: &str = "Repokid-Removed-Actions";
+    /// For a scheduled proposal re-checked at merge time: how many announced removals the commit
+    /// takes back (used during the notice period, or kept for another reason).
+    pub const KEPT_AT_MERGE: &str = "Repokid-Kept-At-Merge";
 }
 
 /// What a commit written by the tool did.

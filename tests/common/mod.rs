@@ -56,6 +56,7 @@ pub fn new_repo() -> tempfile::TempDir {
 }
 
 pub mod moto;
+pub mod scheduled;
 
 /// Runs `repokid` in `dir` with extra environment variables; returns (exit code, stdout, stderr).
 pub fn repokid_env(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
