@@ -5,7 +5,7 @@ use git2::{ErrorCode, FileMode, Oid, Repository, Tree};
 use serde_json::Value;
 
 use super::locate::LineIndex;
-use super::{FileReport, Problem, VerifyError, git_err};
+use super::report::{FileReport, Problem, VerifyError, git_err};
 use crate::engine::grammar::{PathSeg, check_document};
 use crate::engine::json::parse_strict;
 use crate::engine::policy::{PolicyDocument, PolicyMap, inline_size, policy_map_from_value};
