@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use super::inputs::{AwsArgs, LazyAws, open_store};
+use super::inputs::{AwsArgs, open_store};
 use super::{Ctx, Format, gha};
-use crate::apply::{AccountApply, ApplyOptions, RoleStatus, applied_ref, apply_account};
+use crate::apply::{AccountApply, RoleStatus, applied_ref};
 use crate::github::apply_report::{
     ApplyRun, FAILED_LABEL, ReportOptions, ReportOutcome, report_apply,
 };
 use crate::github::client::{GitHub, token_from_env};
+use crate::ops::apply::{AppliedAccounts, ApplyRequest};
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -43,34 +44,22 @@ pub struct ApplyArgs {
 /// `repokid apply`.
 pub fn run(a: &ApplyArgs, ctx: &Ctx) -> Result<ExitCode> {
     let ws = ctx.workspace()?;
-    let store = open_store(ctx.repo.as_ref(), &ws)?;
-    let accounts = if !a.accounts.is_empty() {
-        a.accounts.clone()
-    } else if !ws.settings.accounts.is_empty() {
-        ws.settings.accounts.clone()
-    } else {
-        store.accounts(&a.rev)?
-    };
-    for acct in &accounts {
-        crate::store::names::validate_account_id(acct)?;
-    }
-    let aws = LazyAws::new(a.aws.settings(&ws));
-    let live = aws.get()?;
-    let opts = ApplyOptions {
-        rev: a.rev.clone(),
-        commit: a.commit,
-        baseline: a.baseline.clone(),
-        size_limit: ws.settings.engine.size_limit,
-    };
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
-    for account in &accounts {
-        match apply_account(&store, live, account, &opts) {
-            Ok(r) => reports.push(r),
-            Err(e) => errors.push((account.clone(), e.to_string())),
-        }
-    }
-    let calls = live.calls.snapshot();
+    let done = crate::ops::apply::apply(
+        &ws,
+        &ApplyRequest {
+            accounts: a.accounts.clone(),
+            rev: a.rev.clone(),
+            commit: a.commit,
+            baseline: a.baseline.clone(),
+            aws: a.aws.overrides(),
+            repo: ctx.repo.clone(),
+        },
+    )?;
+    let AppliedAccounts {
+        reports,
+        errors,
+        aws_calls: calls,
+    } = &done;
     let doc = serde_json::json!({
         "version": 1,
         "dry_run": !a.commit,
@@ -85,10 +74,10 @@ pub fn run(a: &ApplyArgs, ctx: &Ctx) -> Result<ExitCode> {
     }
     match ctx.format {
         Format::Json => println!("{json}"),
-        Format::Human => print!("{}", human(&reports, !a.commit)),
+        Format::Human => print!("{}", human(reports, !a.commit)),
     }
     if gha::active() {
-        for r in &reports {
+        for r in reports {
             for role in r.roles.iter().filter(|x| x.is_failure()) {
                 println!(
                     "{}",
@@ -101,19 +90,18 @@ pub fn run(a: &ApplyArgs, ctx: &Ctx) -> Result<ExitCode> {
                 );
             }
         }
-        for (account, m) in &errors {
+        for (account, m) in errors {
             println!(
                 "{}",
                 gha::annotation("error", None, &format!("repokid apply: {account}"), m)
             );
         }
-        gha::append_summary(&summary(&reports, &errors, !a.commit));
+        gha::append_summary(&summary(reports, errors, !a.commit));
     }
-    for (account, m) in &errors {
+    for (account, m) in errors {
         eprintln!("error: {account}: {m}");
     }
-    let failed = !errors.is_empty() || reports.iter().any(|r| !r.succeeded());
-    Ok(if failed {
+    Ok(if done.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

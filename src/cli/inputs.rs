@@ -1,21 +1,14 @@
-//! Arguments shared by the commands that read an inventory and usage data, and their loading
-//! through the sources ([`crate::sources`]): files, AWS or an Aardvark API.
+//! The flags shared by the commands that read an inventory and usage data; they become the
+//! request's [`Inputs`], which `src/ops/inputs.rs` reads.
 
-use std::cell::OnceCell;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use anyhow::Result;
 
-use crate::aws::access_advisor::{AccessAdvisor, Granularity};
-use crate::aws::{Aws, AwsSettings};
 use crate::ops::Workspace;
+use crate::ops::inputs::{AwsOverrides, Inputs};
 use crate::settings::{InventorySourceKind, UsageSourceKind};
-use crate::sources::aardvark::AardvarkSource;
-use crate::sources::inventory_file::Inventory;
 use crate::sources::usage_file::UsageFormat;
-use crate::sources::{InventoryFile, InventorySource, Usage, UsageFile, UsageSource};
 use crate::store::git::PolicyStore;
 
 /// How to reach AWS (narrowing the standard credential chain).
@@ -36,49 +29,13 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    /// The settings with the flags applied.
-    pub fn settings(&self, ws: &Workspace) -> AwsSettings {
-        let mut s = ws.settings.aws.clone();
-        if self.profile.is_some() {
-            s.profile = self.profile.clone();
+    /// The overrides these flags make.
+    pub fn overrides(&self) -> AwsOverrides {
+        AwsOverrides {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            assume_role: self.assume_role.clone(),
         }
-        if self.region.is_some() {
-            s.region = self.region.clone();
-        }
-        if let Some(r) = &self.assume_role {
-            s.assume_role = r.clone();
-        }
-        s
-    }
-}
-
-/// A connection to AWS made on first use, so file-only runs never touch the AWS chain.
-pub struct LazyAws {
-    settings: AwsSettings,
-    cell: OnceCell<Aws>,
-}
-
-impl LazyAws {
-    /// A connection that will use `settings`.
-    pub fn new(settings: AwsSettings) -> Self {
-        LazyAws {
-            settings,
-            cell: OnceCell::new(),
-        }
-    }
-
-    /// The connection, made now if needed.
-    pub fn get(&self) -> Result<&Aws> {
-        if let Some(aws) = self.cell.get() {
-            return Ok(aws);
-        }
-        let aws = Aws::connect(&self.settings)?;
-        Ok(self.cell.get_or_init(|| aws))
-    }
-
-    /// The connection if one was made.
-    pub fn made(&self) -> Option<&Aws> {
-        self.cell.get()
     }
 }
 
@@ -125,123 +82,25 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    /// Accounts to work on.
-    pub fn accounts(&self, ws: &Workspace) -> Result<Vec<String>> {
-        let accounts = if self.accounts.is_empty() {
-            ws.settings.accounts.clone()
-        } else {
-            self.accounts.clone()
-        };
-        for a in &accounts {
-            crate::store::names::validate_account_id(a).context("--account")?;
+    /// The request's inputs these flags describe.
+    pub fn inputs(&self) -> Inputs {
+        Inputs {
+            inventory: self.inventory.clone(),
+            inventory_source: self.inventory_source,
+            usage: self.usage.clone(),
+            usage_format: self.usage_format,
+            usage_source: self.usage_source,
+            aardvark_url: self.aardvark_url.clone(),
+            accounts: self.accounts.clone(),
+            aws: self.aws.overrides(),
         }
-        Ok(accounts)
-    }
-
-    /// The AWS connection these arguments describe (made on first use).
-    pub fn lazy_aws(&self, ws: &Workspace) -> LazyAws {
-        LazyAws::new(self.aws.settings(ws))
-    }
-
-    fn inventory_kind(&self, ws: &Workspace) -> InventorySourceKind {
-        match (&self.inventory, self.inventory_source) {
-            (Some(_), _) => InventorySourceKind::File,
-            (None, Some(k)) => k,
-            (None, None) => ws.settings.sources.inventory_source,
-        }
-    }
-
-    /// Reads the inventory of the selected accounts.
-    pub fn inventory(&self, ws: &Workspace, aws: &LazyAws) -> Result<Inventory> {
-        let accounts = self.accounts(ws)?;
-        match self.inventory_kind(ws) {
-            InventorySourceKind::File => {
-                let path = match (&self.inventory, &ws.settings.sources.inventory) {
-                    (Some(p), _) => p.clone(),
-                    (None, Some(p)) => ws.settings.resolve(p),
-                    (None, None) => anyhow::bail!(
-                        "no inventory: pass --inventory FILE (or --inventory-source aws), or set \
-                         sources.inventory in repokid.toml"
-                    ),
-                };
-                Ok(InventoryFile { path }.inventory(&accounts)?)
-            }
-            InventorySourceKind::Aws => {
-                anyhow::ensure!(
-                    !accounts.is_empty(),
-                    "reading roles from AWS needs accounts: pass --account ID (repeatable) or \
-                     set `accounts` in repokid.toml"
-                );
-                Ok(aws.get()?.inventory(&accounts)?)
-            }
-        }
-    }
-
-    /// Reads the usage data for `inventory`'s roles.
-    pub fn usage(
-        &self,
-        ws: &Workspace,
-        inventory: &Inventory,
-        now: DateTime<Utc>,
-        aws: &LazyAws,
-    ) -> Result<Usage> {
-        let kind = match (&self.usage, self.usage_source) {
-            (Some(_), _) => UsageSourceKind::File,
-            (None, Some(k)) => k,
-            (None, None) => ws.settings.sources.usage_source,
-        };
-        let usage = match kind {
-            UsageSourceKind::File => {
-                let path = match (&self.usage, &ws.settings.sources.usage) {
-                    (Some(p), _) => p.clone(),
-                    (None, Some(p)) => ws.settings.resolve(p),
-                    (None, None) => anyhow::bail!(
-                        "no usage data: pass --usage FILE (or --usage-source access-advisor|aardvark), \
-                         or set sources.usage in repokid.toml"
-                    ),
-                };
-                let format = self
-                    .usage_format
-                    .unwrap_or(ws.settings.sources.usage_format);
-                UsageFile { path, format }.usage(inventory, now)?
-            }
-            UsageSourceKind::AccessAdvisor => {
-                let granularity = if ws.settings.engine.action_level {
-                    Granularity::Action
-                } else {
-                    Granularity::Service
-                };
-                AccessAdvisor::new(aws.get()?, granularity).usage(inventory, now)?
-            }
-            UsageSourceKind::Aardvark => {
-                let url = self
-                    .aardvark_url
-                    .clone()
-                    .or_else(|| ws.settings.sources.aardvark_url.clone())
-                    .context(
-                        "usage from Aardvark needs its URL: pass --aardvark-url or set \
-                         sources.aardvark-url in repokid.toml",
-                    )?;
-                let timeout = Duration::from_secs(ws.settings.sources.aardvark_timeout_seconds);
-                AardvarkSource::new(&url, timeout)?.usage(inventory, now)?
-            }
-        };
-        for (arn, why) in &usage.failures {
-            eprintln!("warning: no usage data for {arn}: {why}");
-        }
-        Ok(usage)
     }
 }
 
 /// Opens the policy repository: `--repo`, else `repo` in repokid.toml.
 pub fn open_store(repo: Option<&PathBuf>, ws: &Workspace) -> Result<PolicyStore> {
-    let path = match repo {
-        Some(p) => p.clone(),
-        None => ws.settings.resolve(&ws.settings.repo),
-    };
-    PolicyStore::open(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "{e} (run inside the policy repository, pass --repo DIR, or `git init` one)"
-        )
-    })
+    Ok(crate::ops::inputs::open_store(
+        repo.map(|p| p.as_path()),
+        ws,
+    )?)
 }

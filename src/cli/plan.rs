@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use super::inputs::{InputArgs, open_store};
+use super::inputs::InputArgs;
 use super::{Ctx, Format};
 use crate::engine::policy::{PolicyMap, to_canonical_json};
 use crate::github::review::PrOutcome;
-use crate::ops::{PlanOptions, plan_with_progress, propose};
+use crate::ops::{PlanRequest, PlanRun, Progress, ProposeRun};
 
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
@@ -64,67 +64,52 @@ pub struct DisplayRoleArgs {
     grace_days: Option<i64>,
 }
 
-pub(super) fn run(
-    a: &PlanArgs,
-    ctx: &Ctx,
-    accounts_override: Option<Vec<String>>,
-) -> Result<(
-    crate::ops::Workspace,
-    Option<crate::store::git::PolicyStore>,
-    crate::report::PlanReport,
-    Vec<crate::ops::PlannedRole>,
-)> {
-    let ws = ctx.workspace()?;
-    let aws = a.inputs.lazy_aws(&ws);
-    let mut inventory = a.inputs.inventory(&ws, &aws)?;
-    if !a.roles.is_empty() {
-        // Only the named roles need usage data (one Access Advisor job each).
-        for roles in inventory.roles.values_mut() {
-            roles.retain(|r| a.roles.contains(&r.name));
+impl PlanArgs {
+    /// The plan request these arguments make.
+    fn request(&self, ctx: &Ctx) -> PlanRequest {
+        PlanRequest {
+            inputs: self.inputs.inputs(),
+            roles: self.roles.clone(),
+            grace_days: self.grace_days,
+            rev: self.rev.clone(),
+            no_repo: self.no_repo,
+            repo: ctx.repo.clone(),
+            now: ctx.now,
         }
     }
-    let usage = a.inputs.usage(&ws, &inventory, ctx.now, &aws)?.by_arn;
-    if let Some(aws) = aws.made() {
-        tracing::info!(calls = ?aws.calls.snapshot(), "AWS calls");
+}
+
+/// A progress bar on a terminal, for runs of more than 200 roles; scripts and CI logs get none.
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn start(&mut self, total: usize) {
+        if std::io::stderr().is_terminal() && total > 200 {
+            self.0 = indicatif::ProgressBar::new(total as u64);
+            self.0.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "planning {bar:40} {pos}/{len} roles ({eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+        }
     }
-    let store = if a.no_repo {
-        None
-    } else {
-        Some(open_store(ctx.repo.as_ref(), &ws)?)
-    };
-    let opts = PlanOptions {
-        accounts: accounts_override.unwrap_or(a.inputs.accounts(&ws)?),
-        roles: a.roles.clone(),
-        grace_days: a.grace_days,
-        rev: Some(a.rev.clone()),
-        announced: None,
-    };
-    // A progress bar on a terminal only; scripts and CI logs get none.
-    let bar = if std::io::stderr().is_terminal() && inventory.len() > 200 {
-        indicatif::ProgressBar::new(inventory.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("planning {bar:40} {pos}/{len} roles ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let (report, planned) = plan_with_progress(
-        &ws,
-        store.as_ref(),
-        &inventory,
-        &usage,
-        &opts,
-        ctx.now,
-        &mut || bar.inc(1),
-    )?;
-    bar.finish_and_clear();
-    Ok((ws, store, report, planned))
+    fn tick(&mut self) {
+        self.0.inc(1);
+    }
+}
+
+pub(super) fn run(a: &PlanArgs, ctx: &Ctx) -> Result<(crate::ops::Workspace, PlanRun)> {
+    let ws = ctx.workspace()?;
+    let mut bar = Bar(indicatif::ProgressBar::hidden());
+    let run = crate::ops::plan::run(&ws, &a.request(ctx), &mut bar)?;
+    bar.0.finish_and_clear();
+    Ok((ws, run))
 }
 
 /// `repokid plan`.
 pub fn run_plan(a: &PlanArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let (_, _, report, _) = run(a, ctx, None)?;
+    let (_, PlanRun { report, .. }) = run(a, ctx)?;
     match ctx.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Human => print!("{}", report.to_table()),
@@ -134,13 +119,14 @@ pub fn run_plan(a: &PlanArgs, ctx: &Ctx) -> Result<ExitCode> {
 
 /// `repokid propose`.
 pub fn run_propose(a: &ProposeArgs, ctx: &Ctx) -> Result<ExitCode> {
-    anyhow::ensure!(
-        !a.plan.no_repo,
-        "propose writes to the policy repository; --no-repo cannot be used"
-    );
-    let (ws, store, report, planned) = run(&a.plan, ctx, None)?;
+    let ws = ctx.workspace()?;
+    let mut bar = Bar(indicatif::ProgressBar::hidden());
+    let ProposeRun {
+        plan: PlanRun { store, planned, .. },
+        proposals,
+    } = crate::ops::propose::run(&ws, &a.plan.request(ctx), &a.base, &mut bar)?;
+    bar.0.finish_and_clear();
     let store = store.context("no policy repository")?;
-    let proposals = propose(&ws, &store, &report, &planned, &a.base)?;
     if let Some(dir) = &a.pr_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for p in &proposals {
@@ -269,7 +255,12 @@ pub fn run_display_role(a: &DisplayRoleArgs, ctx: &Ctx) -> Result<ExitCode> {
         rev: "HEAD".into(),
         no_repo: false,
     };
-    let (_, _, report, planned) = run(&args, ctx, Some(vec![a.account.clone()]))?;
+    let (
+        _,
+        PlanRun {
+            report, planned, ..
+        },
+    ) = run(&args, ctx)?;
     let (Some(r), Some(p)) = (report.roles.first(), planned.first()) else {
         anyhow::bail!(
             "role {} not found in account {} of the inventory",

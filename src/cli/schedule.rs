@@ -70,7 +70,14 @@ fn connect(ws: &Workspace) -> Result<GitHub> {
 
 /// `repokid schedule`.
 pub fn run_schedule(a: &ScheduleArgs, ctx: &Ctx) -> Result<ExitCode> {
-    let (ws, store, report, planned) = super::plan::run(&a.plan, ctx, None)?;
+    let (
+        ws,
+        crate::ops::PlanRun {
+            store,
+            report,
+            planned,
+        },
+    ) = super::plan::run(&a.plan, ctx)?;
     let store =
         store.context("schedule writes to the policy repository; --no-repo cannot be used")?;
     let gh = connect(&ws)?;
@@ -125,17 +132,11 @@ pub fn run_repo_scheduled(a: &RepoScheduledArgs, ctx: &Ctx) -> Result<ExitCode> 
     let ws = ctx.workspace()?;
     let store = open_store(ctx.repo.as_ref(), &ws)?;
     let gh = connect(&ws)?;
-    let aws = a.inputs.lazy_aws(&ws);
+    let inputs = a.inputs.inputs();
+    let aws = inputs.lazy_aws(&ws);
     // Each due pull request's account and changed roles, from the same sources as propose.
     let mut fetch = |account: &str, roles: &[String]| -> Result<_, InputsError> {
-        let mut inputs = a.inputs.clone();
-        inputs.accounts = vec![account.to_string()];
-        let mut inventory = inputs.inventory(&ws, &aws)?;
-        for listed in inventory.roles.values_mut() {
-            listed.retain(|r| roles.contains(&r.name));
-        }
-        let usage = inputs.usage(&ws, &inventory, ctx.now, &aws)?.by_arn;
-        Ok((inventory, usage))
+        Ok(inputs.roles_and_usage(&ws, &aws, account, roles, ctx.now)?)
     };
     // Only an explicit --account narrows the pull requests handled (not `accounts` in the
     // settings: a scheduled pull request of an account dropped from them is still handled).

@@ -8,6 +8,7 @@ use super::inputs::{InputArgs, open_store};
 use super::{Ctx, Format};
 use crate::github::client::{GitHub, token_from_env};
 use crate::github::record::{Recorded, record};
+use crate::ops::SyncRequest;
 
 /// Arguments of `sync`.
 #[derive(Debug, clap::Args)]
@@ -19,16 +20,15 @@ pub struct SyncArgs {
 /// `repokid sync`.
 pub fn run(a: &SyncArgs, ctx: &Ctx) -> Result<ExitCode> {
     let ws = ctx.workspace()?;
-    let store = open_store(ctx.repo.as_ref(), &ws)?;
-    let aws = a.inputs.lazy_aws(&ws);
-    let inventory = a.inputs.inventory(&ws, &aws)?;
-    if let Some(aws) = aws.made() {
-        tracing::info!(calls = ?aws.calls.snapshot(), "AWS calls");
-    }
-    // With --now, the commit carries that time too: permission ages are read from commit times,
-    // and a replayed night must age what it records as the real one would.
-    let time = ctx.now_given.then_some(ctx.now);
-    let outcomes = crate::ops::sync_at(&store, &inventory, &a.inputs.accounts(&ws)?, time)?;
+    let outcomes = crate::ops::sync::run(
+        &ws,
+        &SyncRequest {
+            inputs: a.inputs.inputs(),
+            repo: ctx.repo.clone(),
+            // With --now, the commit carries that time too (SyncRequest::time).
+            time: ctx.now_given.then_some(ctx.now),
+        },
+    )?;
     match ctx.format {
         Format::Json => {
             let doc: Vec<_> = outcomes

@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::{Announced, OpsError, PlanOptions, Workspace};
 use crate::engine::grants::analyze;
 use crate::engine::usage::UsageByArn;
-use crate::engine::{ActionSet, Ineligible, PolicyMap};
+use crate::engine::{ActionSet, Catalog, Ineligible, PolicyMap, RolePlan};
 use crate::sources::inventory_file::Inventory;
 use crate::store::git::{PolicyStore, commit_action};
 use crate::store::{Action, POLICIES_DIR, StoreError};
@@ -150,35 +150,10 @@ pub fn recheck(
         ));
     }
     let catalog = ws.catalog;
-    let mut sets: BTreeMap<String, ActionSet> = BTreeMap::new();
-    let mut recorded_files: BTreeMap<String, PolicyMap> = BTreeMap::new();
-    for role in store.changed_roles(&rec, &hd, account)? {
-        let (Some(before), Some(after)) = (
-            store.read_role(&rec, account, &role)?,
-            store.read_role(&hd, account, &role)?,
-        ) else {
-            return Ok(Recheck::unverified(
-                Some(recorded),
-                format!("the branch adds or deletes the file of {role}: not a removal"),
-            ));
-        };
-        let (b, a) = (analyze(&before, catalog), analyze(&after, catalog));
-        let new_unknown = a.unknown.keys().any(|k| !b.unknown.contains_key(k));
-        if !a.all.is_subset(&b.all) || new_unknown {
-            return Ok(Recheck::unverified(
-                Some(recorded),
-                format!(
-                    "the branch grants {role} actions the recorded state does not: not a removal"
-                ),
-            ));
-        }
-        let mut removed = b.all;
-        removed.difference_with(&a.all);
-        if !removed.is_empty() {
-            sets.insert(role.clone(), removed);
-            recorded_files.insert(role, before);
-        }
-    }
+    let (sets, recorded_files) = match removals(store, catalog, &rec, &hd, account)? {
+        Ok(x) => x,
+        Err(why) => return Ok(Recheck::unverified(Some(recorded), why)),
+    };
     let announced: BTreeMap<String, Vec<String>> = sets
         .iter()
         .map(|(role, set)| {
@@ -250,34 +225,7 @@ pub fn recheck(
         if keep.is_empty() {
             continue;
         }
-        match filtered {
-            Some(reason) => kept.push(Kept {
-                role: role.clone(),
-                reason,
-                actions: keep.iter().map(|id| catalog.name(id).to_string()).collect(),
-            }),
-            None => {
-                let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for g in &p.plan.decisions.groups {
-                    let mut part = g.actions.clone();
-                    part.intersect_with(&keep);
-                    by_reason
-                        .entry(g.reason.summary())
-                        .or_default()
-                        .extend(part.iter().map(|id| catalog.name(id).to_string()));
-                }
-                kept.extend(
-                    by_reason
-                        .into_iter()
-                        .filter(|(_, actions)| !actions.is_empty())
-                        .map(|(reason, actions)| Kept {
-                            role: role.clone(),
-                            reason,
-                            actions,
-                        }),
-                );
-            }
-        }
+        kept.extend(kept_of(role, &keep, filtered, &p.plan, catalog));
         let file = match p.plan.proposed() {
             Some(m) => m.clone(),
             None => recorded_files.get(role).cloned().unwrap_or_default(),
@@ -292,6 +240,85 @@ pub fn recheck(
         files,
         remaining,
     })
+}
+
+/// Role → the actions the branch removes, and role → its recorded file.
+type Removals = (BTreeMap<String, ActionSet>, BTreeMap<String, PolicyMap>);
+
+/// Per changed role of `account`, what the branch removes from the recorded state (`rec` → `hd`),
+/// with the recorded file; `Err(why)` when the branch is not a removal-only proposal.
+fn removals(
+    store: &PolicyStore,
+    catalog: &Catalog,
+    rec: &str,
+    hd: &str,
+    account: &str,
+) -> Result<Result<Removals, String>, OpsError> {
+    let mut sets: BTreeMap<String, ActionSet> = BTreeMap::new();
+    let mut recorded_files: BTreeMap<String, PolicyMap> = BTreeMap::new();
+    for role in store.changed_roles(rec, hd, account)? {
+        let (Some(before), Some(after)) = (
+            store.read_role(rec, account, &role)?,
+            store.read_role(hd, account, &role)?,
+        ) else {
+            return Ok(Err(format!(
+                "the branch adds or deletes the file of {role}: not a removal"
+            )));
+        };
+        let (b, a) = (analyze(&before, catalog), analyze(&after, catalog));
+        let new_unknown = a.unknown.keys().any(|k| !b.unknown.contains_key(k));
+        if !a.all.is_subset(&b.all) || new_unknown {
+            return Ok(Err(format!(
+                "the branch grants {role} actions the recorded state does not: not a removal"
+            )));
+        }
+        let mut removed = b.all;
+        removed.difference_with(&a.all);
+        if !removed.is_empty() {
+            sets.insert(role.clone(), removed);
+            recorded_files.insert(role, before);
+        }
+    }
+    Ok(Ok((sets, recorded_files)))
+}
+
+/// The announced removals `keep` of `role` that the re-plan keeps, grouped by reason: the
+/// filter's when the role is filtered, else each decision group's.
+fn kept_of(
+    role: &str,
+    keep: &ActionSet,
+    filtered: Option<String>,
+    plan: &RolePlan,
+    catalog: &Catalog,
+) -> Vec<Kept> {
+    let names = |set: &ActionSet| -> Vec<String> {
+        set.iter().map(|id| catalog.name(id).to_string()).collect()
+    };
+    if let Some(reason) = filtered {
+        return vec![Kept {
+            role: role.to_string(),
+            reason,
+            actions: names(keep),
+        }];
+    }
+    let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for g in &plan.decisions.groups {
+        let mut part = g.actions.clone();
+        part.intersect_with(keep);
+        by_reason
+            .entry(g.reason.summary())
+            .or_default()
+            .extend(names(&part));
+    }
+    by_reason
+        .into_iter()
+        .filter(|(_, actions)| !actions.is_empty())
+        .map(|(reason, actions)| Kept {
+            role: role.to_string(),
+            reason,
+            actions,
+        })
+        .collect()
 }
 
 /// The base branch's commit: `refs/remotes/origin/<base>`, else `refs/heads/<base>`, else `HEAD`.
