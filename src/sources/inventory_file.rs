@@ -1342,7 +1342,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let usage = crate::engine::usage::native::parse_native(usage_text, now).unwrap();
+        let usage = crate::sources::usage::native::parse_native(usage_text, now).unwrap();
         let missing: Vec<&str> = inv
             .iter()
             .filter(|r| !usage.contains_key(&r.arn))
@@ -1362,7 +1362,7 @@ mod tests {
             "inventory.json is not canonical"
         );
         assert!(
-            crate::engine::usage::native::to_native_json(&usage) == usage_text,
+            crate::sources::usage::native::to_native_json(&usage) == usage_text,
             "usage.json is not canonical"
         );
     }
