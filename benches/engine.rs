@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use repokid::engine::policy::parse_policy_map;
 use repokid::engine::usage::UsageByArn;
-use repokid::engine::usage::native::{parse_native, to_native_json};
 use repokid::engine::{Catalog, EngineSettings, PermissionAges, PlanInput, Role, plan_role};
 use repokid::filters::FilterConfig;
+use repokid::sources::usage::native::{parse_native, to_native_json};
 use repokid::synth::{SynthOptions, generate};
 
 fn status_mb(key: &str) -> Option<f64> {

@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use repokid::engine::usage::aardvark::parse_aardvark;
-use repokid::engine::usage::gslad::{parse_gslad, parse_gslad_by_arn};
-use repokid::engine::usage::native::{parse_native, to_native_json};
+use repokid::sources::usage::aardvark::parse_aardvark;
+use repokid::sources::usage::gslad::{parse_gslad, parse_gslad_by_arn};
+use repokid::sources::usage::native::{parse_native, to_native_json};
 
 fn now() -> DateTime<Utc> {
     match Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).single() {

@@ -4,7 +4,7 @@
 //! in time is reported for its role (which then has no usage data and is not rightsized).
 //!
 //! Responses are turned back into the JSON the AWS CLI prints and read by the same parser as a
-//! usage file ([`crate::engine::usage::gslad`]).
+//! usage file ([`crate::sources::usage::gslad`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{Aws, AwsError, CallCounts, chrono_date};
-use crate::engine::usage::gslad::parse_gslad;
 use crate::sources::inventory_file::Inventory;
+use crate::sources::usage::gslad::parse_gslad;
 use crate::sources::{SourceError, Usage, UsageSource};
 
 const GENERATE: &str = "iam:GenerateServiceLastAccessedDetails";

@@ -5,7 +5,9 @@
 //! Most sets are small (one exact action, one service's `Prefix*` range), so the bitset only spans
 //! the words between its lowest and highest member: a set holding one action is one word.
 
-use super::catalog::ActionId;
+/// Index of an action in a [`Catalog`](super::Catalog). Defined beside [`ActionSet`] (not in the
+/// catalog, which builds sets) so the two modules do not import each other.
+pub type ActionId = u32;
 
 /// A set of catalog actions (by [`ActionId`]) as a bitset spanning words
 /// `offset..offset + words.len()`.

@@ -13,11 +13,9 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
 
+pub use super::actionset::ActionId;
 use super::actionset::ActionSet;
 use super::glob::{glob_match, has_wildcard};
-
-/// Index of an action in a [`Catalog`].
-pub type ActionId = u32;
 
 /// The catalog compiled into the binary.
 pub const EMBEDDED_TSV: &str = include_str!("../../data/iam-catalog.tsv");

@@ -4,7 +4,7 @@
 //!
 //! The pipeline for one role ([`plan_role`]):
 //!
-//! 1. **Gates** — filters ([`crate::filters`]), then usage data present and fresh
+//! 1. **Gates** — filters (their [`FilterHit`]s, passed in), then usage data present and fresh
 //!    ([`Ineligible`]).
 //! 2. **Grants** ([`grants::analyze`]) — every Allow statement's `Action`/`NotAction` expanded
 //!    against the [`Catalog`] (IAM glob semantics, case-insensitive); Deny statements are never
@@ -76,7 +76,9 @@ pub use actionset::ActionSet;
 pub use catalog::{AccessLevel, ActionId, Catalog, Expansion};
 pub use decide::{Decisions, Reason};
 pub use history::PermissionAges;
-pub use plan::{DecisionCallback, HookFailure, Ineligible, PlanInput, RolePlan, plan_role};
+pub use plan::{
+    DecisionCallback, FilterHit, HookFailure, Ineligible, PlanInput, RolePlan, plan_role,
+};
 pub use policy::{PolicyDocument, PolicyMap, Statement};
 pub use role::Role;
 pub use settings::EngineSettings;

@@ -13,7 +13,16 @@ use super::rewrite::{OverSizeLimit, Rewrite, rewrite};
 use super::role::Role;
 use super::settings::EngineSettings;
 use super::usage::RoleUsage;
-use crate::filters::FilterHit;
+
+/// A filter that excluded a role, and why. The engine defines it because [`Ineligible`] carries
+/// it; the filters (`crate::filters`) produce it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilterHit {
+    /// The filter's id (`age`, `blocklist`, …).
+    pub filter: String,
+    /// The human reason, e.g. "created 2026-11-01, less than 90 days ago".
+    pub reason: String,
+}
 
 /// Why a role is not rightsized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -25,10 +25,12 @@ pub mod lambda;
 pub mod opt_out;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::engine::Role;
 
+// A filter's exclusion is the engine's type: its plans carry it.
+pub use crate::engine::FilterHit;
 pub use age::{AgeConfig, AgeFilter};
 pub use blocklist::{BlocklistConfig, BlocklistFile, BlocklistFilter};
 pub use command::{CommandFilter, CommandFilterConfig, CommandFilterError};
@@ -49,15 +51,6 @@ pub trait Filter: std::fmt::Debug + Send + Sync {
 
     /// Why `role` is excluded, or `None` when this filter keeps it in scope.
     fn check(&self, role: &Role, now: DateTime<Utc>) -> Option<String>;
-}
-
-/// A filter that excluded a role, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FilterHit {
-    /// The filter's id (`age`, `blocklist`, …).
-    pub filter: String,
-    /// The human reason, e.g. "created 2026-11-01, less than 90 days ago".
-    pub reason: String,
 }
 
 /// Why `filters.toml` (or the blocklist file it names) cannot be used.

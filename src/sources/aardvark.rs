@@ -8,7 +8,7 @@
 //! no entry, so it fails closed later.
 //!
 //! Every page's role keys are merged into one object, which
-//! [`crate::engine::usage::aardvark::aardvark_from_value`] reads: a saved
+//! [`crate::sources::usage::aardvark::aardvark_from_value`] reads: a saved
 //! Aardvark response and the API are parsed by the same code.
 //!
 //! The client is blocking: each [`UsageSource::usage`] call runs its requests on a small
@@ -23,8 +23,8 @@ use serde_json::{Map, Value, json};
 
 use super::inventory_file::Inventory;
 use super::{SourceError, Usage, UsageSource};
-use crate::engine::usage::UsageError;
-use crate::engine::usage::aardvark::aardvark_from_value;
+use crate::sources::usage::UsageError;
+use crate::sources::usage::aardvark::aardvark_from_value;
 
 /// Roles per page Repokid asks Aardvark for.
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;

@@ -8,6 +8,7 @@
 
 pub mod aardvark;
 pub mod inventory_file;
+pub mod usage;
 pub mod usage_file;
 
 use std::collections::BTreeMap;

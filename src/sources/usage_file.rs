@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use crate::engine::usage::{UsageByArn, UsageError, aardvark, gslad, native};
+use super::usage::{UsageError, aardvark, gslad, native};
+use crate::engine::usage::UsageByArn;
 use chrono::{DateTime, Utc};
 
 /// Which usage format a file holds.

@@ -1,16 +1,13 @@
 //! Usage data: when each service (and, with action-level data, each action) was last used.
 //!
-//! Parsers for the three accepted formats live beside this module: [`aardvark`] (Aardvark's
-//! `/api/1/advisors` response), [`gslad`] (IAM's `GetServiceLastAccessedDetails` response) and
-//! [`native`] (repokid's own documented file format). All of them produce [`RoleUsage`].
-
-pub mod aardvark;
-pub mod gslad;
-pub mod native;
+//! This is the engine's model of usage and its rules (how a timestamp is judged, which of two
+//! observations wins, when a collection time is implausible). The formats that produce it
+//! (Aardvark's API, IAM's `GetServiceLastAccessedDetails`, repokid's own file format) are readers
+//! in `crate::sources::usage`.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 /// Access Advisor timestamps at or before this instant (2015-01-01T12:00:00Z, in ms) are not real:
 /// Repokid's boundary, kept so the same data gives the same answer.
@@ -120,23 +117,63 @@ pub struct RoleUsage {
 /// Usage data for many roles, keyed by role ARN.
 pub type UsageByArn = BTreeMap<String, RoleUsage>;
 
-/// A usage document that could not be read. The message names the place (`roles[…].services.s3`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{place}: {message}")]
-pub struct UsageError {
-    /// Where in the document, e.g. `arn:aws:iam::123456789012:role/x[2].lastAuthenticated`.
-    pub place: String,
-    /// What is wrong.
-    pub message: String,
+/// How far a collection time may lie in the future (clock skew between the collector and this
+/// machine) before it is judged implausible and the data is treated as stale.
+pub const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// A collection time later than `now` plus [`CLOCK_SKEW`] is implausible: `None` (stale).
+pub fn plausible_collected_at(t: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let limit = now.checked_add_signed(CLOCK_SKEW).unwrap_or(now);
+    (t <= limit).then_some(t)
 }
 
-impl UsageError {
-    pub(crate) fn new(place: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            place: place.into(),
-            message: message.into(),
+/// Combines two observations of the same thing, keeping the most recent use: malformed beats
+/// everything (it counts as used), then the later of two times, then never.
+pub fn merge_last(a: LastAccessed, b: LastAccessed) -> LastAccessed {
+    match (a, b) {
+        (m @ LastAccessed::Malformed(_), _) | (_, m @ LastAccessed::Malformed(_)) => m,
+        (LastAccessed::At(x), LastAccessed::At(y)) => LastAccessed::At(x.max(y)),
+        (LastAccessed::At(t), LastAccessed::Never) | (LastAccessed::Never, LastAccessed::At(t)) => {
+            LastAccessed::At(t)
         }
+        (LastAccessed::Never, LastAccessed::Never) => LastAccessed::Never,
     }
+}
+
+/// Combines two observations of one service: [`merge_last`] on the service and on each action;
+/// action-level data from either side is kept.
+pub fn merge_service(a: ServiceUsage, b: ServiceUsage) -> ServiceUsage {
+    let actions = match (a.actions, b.actions) {
+        (Some(mut x), Some(y)) => {
+            for (name, last) in y {
+                let merged = match x.remove(&name) {
+                    Some(prev) => merge_last(prev, last),
+                    None => last,
+                };
+                x.insert(name, merged);
+            }
+            Some(x)
+        }
+        (Some(x), None) | (None, Some(x)) => Some(x),
+        (None, None) => None,
+    };
+    ServiceUsage {
+        last_accessed: merge_last(a.last_accessed, b.last_accessed),
+        actions,
+    }
+}
+
+/// Adds `usage` for `namespace` to `services`, merging with what is there.
+pub fn add_service(
+    services: &mut BTreeMap<String, ServiceUsage>,
+    namespace: String,
+    usage: ServiceUsage,
+) {
+    let merged = match services.remove(&namespace) {
+        Some(prev) => merge_service(prev, usage),
+        None => usage,
+    };
+    services.insert(namespace, merged);
 }
 
 #[cfg(test)]
@@ -200,5 +237,22 @@ mod tests {
             LastAccessed::from_rfc3339("2010-01-01T00:00:00Z", now()),
             LastAccessed::Malformed(_)
         ));
+    }
+
+    #[test]
+    fn merging_keeps_the_most_recent_use() {
+        let early = LastAccessed::At(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let late = LastAccessed::At(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
+        let bad = LastAccessed::Malformed("x".into());
+        assert_eq!(merge_last(early.clone(), late.clone()), late);
+        assert_eq!(merge_last(late.clone(), early.clone()), late);
+        assert_eq!(merge_last(LastAccessed::Never, early.clone()), early);
+        assert_eq!(merge_last(early.clone(), LastAccessed::Never), early);
+        assert_eq!(merge_last(late.clone(), bad.clone()), bad);
+        assert_eq!(merge_last(bad.clone(), LastAccessed::Never), bad);
+        assert_eq!(
+            merge_last(LastAccessed::Never, LastAccessed::Never),
+            LastAccessed::Never
+        );
     }
 }

@@ -21,10 +21,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
-use super::native::{
-    add_service, check_arn, epoch_number, join, kind, parse_json, plausible_collected_at, short,
+use super::UsageError;
+use super::shared::{check_arn, epoch_number, join, kind, parse_json, short};
+use crate::engine::usage::{
+    LastAccessed, RoleUsage, ServiceUsage, UsageByArn, add_service, plausible_collected_at,
 };
-use super::{LastAccessed, RoleUsage, ServiceUsage, UsageByArn, UsageError};
 
 /// Top-level keys of an Aardvark response that carry paging information, not role data.
 const PAGING_KEYS: &[&str] = &["count", "page", "total"];
@@ -170,7 +171,7 @@ mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
 
-    use super::super::native::test_support::arb_json;
+    use super::super::test_support::arb_json;
     use super::*;
 
     const APP_A: &str = "arn:aws:iam::123456789012:role/service/app-a";
