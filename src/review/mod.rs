@@ -14,12 +14,15 @@
 //!
 //! Layout: `model` (the public limits and types, the roles in review order), `overview` (header,
 //! summary tables, unchanged roles, footer), `role` (one changed role's section and diff),
-//! `format` (Markdown and numbers); this file fits them into one body.
+//! `format` (Markdown and numbers); this file fits them into one body. `tests` holds snapshot
+//! tests of each section as a reviewer sees it.
 
 mod format;
 mod model;
 mod overview;
 mod role;
+#[cfg(test)]
+mod tests;
 
 pub use model::{BODY_HEADROOM, GITHUB_BODY_LIMIT, PrText, REVIEW_ORDER, RoleDiff, report_path};
 
