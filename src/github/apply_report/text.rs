@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::AccountResult;
+use super::model::AccountResult;
 use crate::apply::{RoleApply, RoleStatus};
 use crate::github::client::IssueComment;
 
@@ -205,6 +205,20 @@ pub(super) fn issue_body(run_url: Option<&str>) -> String {
     )
 }
 
+/// The failure of `result`, in Markdown list items.
+pub(super) fn failure_text(result: &AccountResult<'_>) -> String {
+    let mut out = String::new();
+    if let Some(p) = &result.problem {
+        let _ = writeln!(out, "- {p}");
+    }
+    for role in result.report.iter().flat_map(|r| &r.roles) {
+        if role.is_failure() {
+            let _ = writeln!(out, "- `{}`: {}", role.role, one_line(role));
+        }
+    }
+    out
+}
+
 pub(super) fn failing_comment(result: &AccountResult<'_>, run_url: Option<&str>) -> String {
     let target = result
         .report
@@ -215,7 +229,7 @@ pub(super) fn failing_comment(result: &AccountResult<'_>, run_url: Option<&str>)
         issue_marker(&result.account),
         result.account,
         run_link(run_url),
-        result.failure_text()
+        failure_text(result)
     ))
 }
 

@@ -19,21 +19,21 @@
 //! Only comments written by a bot are ever edited, so a person quoting a marker is left alone.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use git2::Oid;
 use serde::{Deserialize, Serialize};
 
+mod model;
 mod text;
 
 use super::client::{GitHub, GitHubError, IssueComment, PullRequest};
 use crate::apply::{AccountApply, applied_ref};
 use crate::store::StoreError;
 use crate::store::git::PolicyStore;
+use model::AccountResult;
 pub use text::pr_marker;
 use text::{
-    failing_comment, is_failing, issue_body, issue_marker, one_line, pr_comment, resolved_comment,
-    run_link,
+    failing_comment, is_failing, issue_body, issue_marker, pr_comment, resolved_comment, run_link,
 };
 
 /// The label of the tracking issue.
@@ -176,34 +176,6 @@ fn git(context: &str) -> impl FnOnce(git2::Error) -> ApplyReportError + '_ {
     move |source| ApplyReportError::Git {
         context: context.to_string(),
         source,
-    }
-}
-
-/// One account's result, however it came about.
-struct AccountResult<'a> {
-    account: String,
-    report: Option<&'a AccountApply>,
-    /// Why the account failed when it has no report, or its refs were not pushed.
-    problem: Option<String>,
-}
-
-impl AccountResult<'_> {
-    fn failed(&self) -> bool {
-        self.problem.is_some() || self.report.is_none_or(|r| !r.succeeded())
-    }
-
-    /// The failure, in Markdown list items.
-    fn failure_text(&self) -> String {
-        let mut out = String::new();
-        if let Some(p) = &self.problem {
-            let _ = writeln!(out, "- {p}");
-        }
-        for role in self.report.iter().flat_map(|r| &r.roles) {
-            if role.is_failure() {
-                let _ = writeln!(out, "- `{}`: {}", role.role, one_line(role));
-            }
-        }
-        out
     }
 }
 
@@ -508,6 +480,7 @@ fn track(
 mod tests {
     use super::*;
     use crate::apply::{BaselineSource, RoleApply, RoleStatus};
+    use crate::github::apply_report::text::failure_text;
 
     fn account(recorded: bool) -> AccountApply {
         AccountApply {
@@ -553,8 +526,8 @@ mod tests {
             .map(|r| r.account.as_str())
             .collect();
         assert_eq!(failed, ["444455556666", "777788889999"]);
-        assert!(all[1].failure_text().contains("no baseline"));
-        assert!(all[2].failure_text().contains("no result"));
+        assert!(failure_text(&all[1]).contains("no baseline"));
+        assert!(failure_text(&all[2]).contains("no result"));
         let pushed = ReportOptions {
             push_failed: true,
             ..opts
@@ -562,9 +535,7 @@ mod tests {
         let all = results(Some(&run), &pushed);
         assert!(
             all[0].failed()
-                && all[0]
-                    .failure_text()
-                    .contains("pushing refs/repokid/applied/111122223333")
+                && failure_text(&all[0]).contains("pushing refs/repokid/applied/111122223333")
         );
         // No run at all: every account failed.
         assert!(results(None, &pushed).iter().all(AccountResult::failed));
