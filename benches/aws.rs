@@ -25,7 +25,7 @@
 
 #![allow(clippy::unwrap_used)] // benchmark code: a panic is the failure report
 
-#[path = "../tests/common/moto.rs"]
+#[path = "../tests/it/common/moto.rs"]
 mod moto;
 
 use std::collections::BTreeMap;

@@ -7,12 +7,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
-use chrono::Utc;
-use common::scheduled::{
+use crate::common::scheduled::{
     ACCOUNT, APP, AT_ANNOUNCEMENT, BRANCH, Fixture, inventory, merge_time, run, usage,
 };
+use chrono::Utc;
 use repokid::github::client::GitHub;
 use repokid::github::schedule::{
     MergeOptions, MergeOutcome, STATUS_CONTEXT, repo_scheduled, schedule_note,
@@ -382,7 +382,7 @@ fn merge_due_job(checkout: &std::path::Path, token: &str) -> (i32, String, Strin
 
 #[test]
 fn the_merge_due_job_keeps_what_was_used_during_the_notice_period() {
-    use common::moto::{self, MotoAccount};
+    use crate::common::moto::{self, MotoAccount};
     let token = "ghs_MergeDueJobT0kenNeverPrinted7";
     let acct = MotoAccount::fresh();
     acct.create_role("app", &[("data", APP)]);

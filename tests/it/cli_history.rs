@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-mod common;
-
-use common::{NOW, demo_file, git, new_repo, repokid};
+use crate::common::{NOW, demo_file, git, new_repo, repokid};
 
 const ACCOUNT: &str = "111122223333";
 

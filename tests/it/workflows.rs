@@ -43,9 +43,8 @@
 //! subjects exactly, keep role assumption inside the organisation and raise MaxSessionDuration
 //! to the workflows' sessions.
 
-mod common;
+use crate::common;
 // apply.yml's runs beyond the end-to-end loop: the tip applied, the scheduled catch-up.
-#[path = "workflows/apply_runs.rs"]
 mod apply_runs;
 
 use std::collections::BTreeMap;
@@ -53,9 +52,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::git;
-use common::git_server::GitServer;
-use common::moto::{self, MotoAccount};
+use crate::common::git;
+use crate::common::git_server::GitServer;
+use crate::common::moto::{self, MotoAccount};
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

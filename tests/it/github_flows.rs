@@ -9,7 +9,7 @@
 //! the plain test thread; each test owns a separate runtime only to start and program the mock
 //! server (whose server loop runs on its own thread).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,11 +4,11 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 #[allow(dead_code)] // the tests use only part of each example
-#[path = "../examples/webhook_hook.rs"]
+#[path = "../../examples/webhook_hook.rs"]
 mod webhook_hook;
 
 #[allow(dead_code)]
-#[path = "../examples/tag_filter.rs"]
+#[path = "../../examples/tag_filter.rs"]
 mod tag_filter;
 
 use std::collections::BTreeSet;

@@ -7,13 +7,12 @@
 //! with a comment once none does; a duplicate opened by a concurrent job is closed in favour of
 //! the oldest, and an issue closed under a failing job is reopened.
 
-mod common;
-#[path = "common/fake_github.rs"]
-mod fake_github;
+use crate::common;
+use crate::common::fake_github;
 
 use std::path::Path;
 
-use common::git;
+use crate::common::git;
 use fake_github::FakeGitHub;
 use repokid::github::apply_report::{
     ApplyReportError, ApplyRun, CommentAction, FAILED_LABEL, IssueAction, ReportOptions, pr_marker,

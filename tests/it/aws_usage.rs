@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::moto::{self, MotoAccount};
+use crate::common::moto::{self, MotoAccount};
 use repokid::aws::access_advisor::{AccessAdvisor, Granularity};
 use repokid::aws::{Aws, AwsSettings};
 use repokid::engine::usage::LastAccessed;

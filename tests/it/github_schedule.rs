@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
+use crate::common::scheduled::{ACCOUNT, AT_ANNOUNCEMENT, BRANCH, Fixture, merge_time, run, usage};
 use chrono::{TimeZone, Utc};
-use common::scheduled::{ACCOUNT, AT_ANNOUNCEMENT, BRANCH, Fixture, merge_time, run, usage};
 use repokid::github::client::GitHub;
 use repokid::github::schedule::{MergeOutcome, STATUS_CONTEXT, cancel, schedule_note};
 use repokid::settings::GitHubSettings;

@@ -1,7 +1,7 @@
 //! A stand-in for the GitHub REST calls of `repokid apply-report` that keeps state, so that a
 //! test can run several reports in a row and read the result: pull requests associated with
 //! commits, comments on issues and pull requests (who wrote them, edits), and issues with
-//! labels, opened, closed and reopened. Included with `#[path]` by the tests that use it.
+//! labels, opened, closed and reopened. Used by the tests of `apply-report` and of apply.yml.
 //!
 //! Two switches play the other matrix jobs of the same run: `race_on_create` makes another
 //! job's tracking issue appear (with a lower number) the moment one is opened, and

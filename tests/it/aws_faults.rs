@@ -9,15 +9,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::flaky_proxy::{Dark, FlakyProxy};
-use common::moto::{self, MotoAccount};
-use common::{git, new_repo, repokid_env};
+use crate::common::flaky_proxy::{Dark, FlakyProxy};
+use crate::common::moto::{self, MotoAccount};
+use crate::common::{git, new_repo, repokid_env};
 use repokid::aws::{Aws, AwsSettings};
 use repokid::sources::InventorySource;
 use serde_json::{Value, json};

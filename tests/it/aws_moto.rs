@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::moto::{self, MotoAccount};
-use common::{git, new_repo, repokid_env};
+use crate::common::moto::{self, MotoAccount};
+use crate::common::{git, new_repo, repokid_env};
 use serde_json::{Value, json};
 
 const APP: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Data","Effect":"Allow","Action":["s3:GetObject","s3:PutObject","sqs:SendMessage","sqs:ReceiveMessage"],"Resource":"*"}]}"#;

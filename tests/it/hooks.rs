@@ -855,12 +855,12 @@ fn demo_inputs() -> (Inventory, UsageByArn) {
     use repokid::sources::usage_file::{UsageFormat, parse_usage};
     let mut inventory = parse_inventory(
         "inventory.json",
-        include_bytes!("../examples/demo/inventory.json"),
+        include_bytes!("../../examples/demo/inventory.json"),
     )
     .unwrap();
     let mut usage = parse_usage(
         "usage.json",
-        include_str!("../examples/demo/usage.json"),
+        include_str!("../../examples/demo/usage.json"),
         UsageFormat::Auto,
         demo_now(),
     )

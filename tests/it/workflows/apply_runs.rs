@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 
-#[path = "../common/fake_github.rs"]
-mod fake_github;
+use crate::common::fake_github;
 
 /// The stateful GitHub stand-in, served by wiremock.
 struct StatefulApi {

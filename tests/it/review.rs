@@ -497,12 +497,12 @@ fn the_demo_proposal_fits_and_commits_no_report() {
     let ws = workspace(dir.path());
     let inventory = parse_inventory(
         "inventory.json",
-        include_bytes!("../examples/demo/inventory.json"),
+        include_bytes!("../../examples/demo/inventory.json"),
     )
     .unwrap();
     let usage = parse_usage(
         "usage.json",
-        include_str!("../examples/demo/usage.json"),
+        include_str!("../../examples/demo/usage.json"),
         UsageFormat::Auto,
         now(),
     )

@@ -3,12 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{git, new_repo};
+use crate::common::{git, new_repo};
 use serde_json::{Value, json};
 
 const ACCT: &str = "111122223333";

@@ -7,7 +7,7 @@
 //! The GitHub client owns its own tokio runtime and blocks on it, so the library is called from
 //! the plain test thread; each test owns a separate runtime only for the mock server.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use common::git_server::GitServer;
-use common::{NOW, demo_file, git, repokid};
+use crate::common::git_server::GitServer;
+use crate::common::{NOW, demo_file, git, repokid};
 
 const TOKEN: &str = "ghp_D1spatchT0kenNeverLogged_x8Qm";
 const ACCOUNT: &str = "111122223333";

@@ -1,6 +1,6 @@
 //! Shared harness for the tests that drive the `repokid` binary against real git repositories.
 
-#![allow(dead_code, clippy::unwrap_used)] // each test binary uses part of it; a panic is the report
+#![allow(dead_code, clippy::unwrap_used)] // each area uses part of it; a panic is the report
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,5 +78,6 @@ pub fn repokid_env(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (i32, S
         String::from_utf8(out.stderr).unwrap(),
     )
 }
+pub mod fake_github;
 pub mod flaky_proxy;
 pub mod git_server;
