@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
 //! `repokid::github::apply_report` against a stateful stand-in for GitHub's API
-//! (tests/common/fake_github.rs) and a real git repository: which pull requests are found behind
+//! (tests/it/common/fake_github.rs) and a real git repository: which pull requests are found behind
 //! the applied commits, what their comments say, that a later run updates the same comment
 //! rather than adding one (and never a person's comment quoting the marker), and the tracking
 //! issue's whole life: opened on a failure, updated, kept open while any account fails, closed

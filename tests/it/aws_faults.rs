@@ -4,8 +4,8 @@
 //! * `stand_in_*`: an in-process wiremock server answering IAM's query protocol, driven through
 //!   the library (`Aws` + `InventorySource`), for the answers moto never gives (429, 5xx,
 //!   `Marker` paging).
-//! * The rest: the `repokid` binary against moto (tests/common/moto.rs), directly or through a
-//!   proxy that goes dark after a set number of requests (tests/common/flaky_proxy.rs).
+//! * The rest: the `repokid` binary against moto (tests/it/common/moto.rs), directly or through a
+//!   proxy that goes dark after a set number of requests (tests/it/common/flaky_proxy.rs).
 
 #![allow(clippy::unwrap_used)]
 

@@ -1,6 +1,6 @@
 //! Scheduling against an in-process GitHub stand-in (wiremock) that checks the exact requests:
 //! statuses kept pending until the date, due pull requests merged only when approved and
-//! mergeable (after a re-check, here with usage unchanged: tests/schedule_recheck.rs has the
+//! mergeable (after a re-check, here with usage unchanged: tests/it/schedule_recheck.rs has the
 //! rest), cancellation.
 
 #![allow(clippy::unwrap_used)]

@@ -1,6 +1,6 @@
 //! The re-check of a scheduled proposal at merge time (`repo-scheduled-roles`), against the
 //! GitHub stand-in (wiremock), a git server over HTTP and a real proposal branch
-//! (tests/common/scheduled.rs): a permission used during the notice period survives the
+//! (tests/it/common/scheduled.rs): a permission used during the notice period survives the
 //! scheduled merge (a commit on the branch keeps it, a comment says so, the next run merges that
 //! head); nothing outside the announced set is ever removed; a proposal that cannot be re-checked
 //! is not merged; and propose.yml's merge-due job script does the same with usage from moto.

@@ -28,7 +28,7 @@
 //! and checks only that one. The documented big run:
 //!
 //! ```text
-//! REPOKID_ORACLE_PAIRS=1000000 cargo test --release --test verify_oracle -- --nocapture
+//! REPOKID_ORACLE_PAIRS=1000000 cargo test --release --test it verify_oracle:: -- --nocapture
 //! ```
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report

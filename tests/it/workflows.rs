@@ -159,7 +159,7 @@ impl Respond for FakeGitHub {
                 )
             }
             // apply-report: no pull request behind the commits, no issue open before; the
-            // tracking issue it opens is #900, and stays open. (tests/workflows/apply_runs.rs
+            // tracking issue it opens is #900, and stays open. (tests/it/workflows/apply_runs.rs
             // follows the comments and the issue with a stand-in that keeps state.)
             ("GET", p) if p.starts_with("/commits/") && p.ends_with("/pulls") => {
                 ResponseTemplate::new(200).set_body_json(json!([]))
@@ -693,7 +693,7 @@ fn the_workflow_scripts_run_the_loop_end_to_end() {
     );
     assert_eq!(job.code, 1, "{}{}", job.stdout, job.stderr);
     assert!(job.stdout.contains("drift"), "{}", job.stdout);
-    // The failure opens the tracking issue (its life: tests/workflows/apply_runs.rs).
+    // The failure opens the tracking issue (its life: tests/it/workflows/apply_runs.rs).
     let issues: Vec<Value> = api
         .requests()
         .into_iter()

@@ -1,5 +1,5 @@
 //! apply.yml beyond the happy path, with its job scripts against moto, a local git remote and a
-//! stand-in for GitHub's API that keeps state (tests/common/fake_github.rs): every run applies
+//! stand-in for GitHub's API that keeps state (tests/it/common/fake_github.rs): every run applies
 //! the branch's tip, so a merge followed by a commit outside policies/ (which starts no run) is
 //! still applied by the merge's own run; the scheduled catch-up applies a merge whose own run
 //! never happened, listing the accounts that were behind; and the results reach the merged pull
