@@ -151,56 +151,29 @@ fn jobs_never_run_a_binary_from_their_checkout() {
     assert!(!ran.exists(), "the committed binary ran");
     assert!(!cargo_dir.exists(), "built although REPOKID existed");
 
-    // A REPOKID in the checkout is refused by every job before anything runs: what the workflows
-    // used to set (relative: the committed file), the same absolute, a path that only a build
-    // would fill, and one outside by name but inside through a symlink; unset too.
+    every_job_refuses_a_repokid_in_the_checkout(&mut runner, &origin, t, &acct.id, &ran);
+    for secret in [TOKEN, moto::SECRET_KEY, moto::SESSION_TOKEN] {
+        assert!(!runner.seen.contains(secret), "a secret was printed");
+    }
+}
+
+/// A REPOKID in the checkout is refused by every job before anything runs: what the workflows
+/// used to set (relative: the committed file), the same absolute, a path that only a build
+/// would fill, and one outside by name but inside through a symlink; unset too.
+fn every_job_refuses_a_repokid_in_the_checkout(
+    runner: &mut Runner,
+    origin: &Path,
+    t: &Path,
+    account: &str,
+    ran: &Path,
+) {
     let no_cargo = t.join("no-cargo");
     let cargo_ran = t.join("cargo-ran");
     write_files(t, &[("no-cargo", &trap(&cargo_ran))], &["no-cargo"]);
     let event = t.join("comment.json");
     std::fs::write(&event, "{}").unwrap();
-    let jobs: [JobEnv; 6] = [
-        (
-            ("propose.yml", "prepare"),
-            vec![("ACCOUNTS", String::new()), ("BATCH_SIZE", "10".into())],
-        ),
-        (
-            ("propose.yml", "propose"),
-            vec![
-                ("ACCOUNTS", acct.id.clone()),
-                ("SCHEDULE", "false".into()),
-                ("GITHUB_TOKEN", TOKEN.into()),
-            ],
-        ),
-        (
-            ("propose.yml", "merge-due"),
-            vec![
-                ("GITHUB_TOKEN", TOKEN.into()),
-                ("GH_TOKEN", TOKEN.into()),
-                ("BASE_BRANCH", "main".into()),
-            ],
-        ),
-        (
-            ("apply.yml", "prepare"),
-            vec![("PENDING", "true".into()), ("BATCH_SIZE", "1".into())],
-        ),
-        (
-            ("apply.yml", "apply"),
-            vec![
-                ("ACCOUNTS", acct.id.clone()),
-                ("APPLY_ROLE", String::new()),
-                ("GITHUB_TOKEN", TOKEN.into()),
-            ],
-        ),
-        (
-            ("dispatch.yml", "dispatch"),
-            vec![
-                ("GITHUB_TOKEN", TOKEN.into()),
-                ("GITHUB_EVENT_PATH", event.display().to_string()),
-            ],
-        ),
-    ];
-    let ck = checkout(&origin, t, "refusals");
+    let jobs = every_job(account, &event);
+    let ck = checkout(origin, t, "refusals");
     let link = t.join("link-to-checkout");
     std::os::unix::fs::symlink(ck.join("target"), &link).unwrap();
     for (step, env) in jobs {
@@ -233,9 +206,51 @@ fn jobs_never_run_a_binary_from_their_checkout() {
             assert!(!cargo_ran.exists(), "{step:?} {repokid}: a build started");
         }
     }
-    for secret in [TOKEN, moto::SECRET_KEY, moto::SESSION_TOKEN] {
-        assert!(!runner.seen.contains(secret), "a secret was printed");
-    }
+}
+
+/// Every job that runs repokid, with the variables its step sets.
+fn every_job<'a>(account: &str, event: &Path) -> [JobEnv<'a>; 6] {
+    [
+        (
+            ("propose.yml", "prepare"),
+            vec![("ACCOUNTS", String::new()), ("BATCH_SIZE", "10".into())],
+        ),
+        (
+            ("propose.yml", "propose"),
+            vec![
+                ("ACCOUNTS", account.to_string()),
+                ("SCHEDULE", "false".into()),
+                ("GITHUB_TOKEN", TOKEN.into()),
+            ],
+        ),
+        (
+            ("propose.yml", "merge-due"),
+            vec![
+                ("GITHUB_TOKEN", TOKEN.into()),
+                ("GH_TOKEN", TOKEN.into()),
+                ("BASE_BRANCH", "main".into()),
+            ],
+        ),
+        (
+            ("apply.yml", "prepare"),
+            vec![("PENDING", "true".into()), ("BATCH_SIZE", "1".into())],
+        ),
+        (
+            ("apply.yml", "apply"),
+            vec![
+                ("ACCOUNTS", account.to_string()),
+                ("APPLY_ROLE", String::new()),
+                ("GITHUB_TOKEN", TOKEN.into()),
+            ],
+        ),
+        (
+            ("dispatch.yml", "dispatch"),
+            vec![
+                ("GITHUB_TOKEN", TOKEN.into()),
+                ("GITHUB_EVENT_PATH", event.display().to_string()),
+            ],
+        ),
+    ]
 }
 
 /// This machine's release target.
@@ -253,20 +268,16 @@ fn sha256(path: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
-#[test]
-fn a_pinned_release_runs_only_with_the_sha256_of_repokid_lock() {
-    let tmp = tempfile::tempdir().unwrap();
-    let t = tmp.path();
-    let mut runner = Runner::default();
-    let target = release_target();
-    let other = if target.starts_with("x86_64") {
-        "aarch64-unknown-linux-musl"
-    } else {
-        "x86_64-unknown-linux-musl"
-    };
-
-    // release.yml, publish: the build jobs' binaries (here the test binary for this machine's
-    // target) get SHA256SUMS and a release whose notes hold the repokid.lock that pins it.
+/// release.yml, publish: the build jobs' binaries (here the test binary for this machine's
+/// `target`) get SHA256SUMS and a release whose notes hold the repokid.lock that pins it.
+/// Returns the release's directory, the binary's SHA-256, and the lock pointing at the
+/// directory.
+fn publish_a_release(
+    runner: &mut Runner,
+    t: &Path,
+    target: &str,
+    other: &str,
+) -> (PathBuf, String, String) {
     let rel = t.join("release");
     let dist = rel.join("dist");
     std::fs::create_dir_all(&dist).unwrap();
@@ -335,6 +346,22 @@ fn a_pinned_release_runs_only_with_the_sha256_of_repokid_lock() {
         ),
         1,
     );
+    (dist, real, lock)
+}
+
+#[test]
+fn a_pinned_release_runs_only_with_the_sha256_of_repokid_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut runner = Runner::default();
+    let target = release_target();
+    let other = if target.starts_with("x86_64") {
+        "aarch64-unknown-linux-musl"
+    } else {
+        "x86_64-unknown-linux-musl"
+    };
+
+    let (dist, real, lock) = publish_a_release(&mut runner, t, target, other);
 
     // A policy repository pinning that release: prepare downloads it, checks it, runs it, and
     // builds nothing.
