@@ -25,7 +25,7 @@
 
 #![allow(clippy::unwrap_used)] // benchmark code: a panic is the failure report
 
-#[path = "../tests/common/moto.rs"]
+#[path = "../tests/it/common/moto.rs"]
 mod moto;
 
 use std::collections::BTreeMap;
@@ -208,7 +208,24 @@ fn main() {
     let started = Instant::now();
     let mut failures = Vec::new();
 
-    // ---- Setup: moto, a fresh account, the roles and their Access Advisor data.
+    let account = set_up(n, threads);
+    let (repo, store, roles) = bench_sync(&account, n, &mut failures);
+    let merged = merge_a_pull_request(repo.path(), &account, n);
+    bench_apply(&store, &account, roles, merged, &mut failures);
+    bench_apply_again(&store, &account, &mut failures);
+    println!();
+    println!("bench total: {}", secs(started.elapsed()));
+    if !failures.is_empty() {
+        eprintln!("{} check(s) failed:", failures.len());
+        for f in &failures {
+            eprintln!("  {f}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// Setup: moto, a fresh account, the roles and their Access Advisor data. Returns the account.
+fn set_up(n: usize, threads: usize) -> String {
     let t = Instant::now();
     let endpoint = moto::endpoint();
     let moto_start = t.elapsed();
@@ -263,15 +280,22 @@ fn main() {
         secs(seeding)
     );
     println!();
+    account
+}
 
-    // ---- Sync: inventory, usage, store write.
-    let accounts = vec![account.clone()];
+/// Sync: inventory, usage, store write. Returns the repository, its store and the number of roles.
+fn bench_sync(
+    account: &str,
+    n: usize,
+    failures: &mut Vec<String>,
+) -> (tempfile::TempDir, PolicyStore, usize) {
+    let accounts = vec![account.to_string()];
     let aws = connect();
     let t = Instant::now();
     let inventory = aws.inventory(&accounts).unwrap();
     let inventory_time = t.elapsed();
     let after_inventory = aws.calls.snapshot();
-    let roles = inventory.roles.get(&account).map_or(0, Vec::len);
+    let roles = inventory.roles.get(account).map_or(0, Vec::len);
 
     let aa = AccessAdvisor::new(&aws, Granularity::Service);
     let t = Instant::now();
@@ -342,7 +366,7 @@ fn main() {
     print_calls(&sync_calls, roles, "role");
     println!("  checks:");
     check(
-        &mut failures,
+        failures,
         roles == n,
         format!("inventory roles = roles created: {roles} = {n}"),
     );
@@ -356,7 +380,7 @@ fn main() {
         );
     } else {
         check(
-            &mut failures,
+            failures,
             inv == pages && inventory_calls == inv,
             format!(
                 "inventory calls = ⌈roles/{PAGE}⌉: {inv} = {pages} (and no other call: \
@@ -366,12 +390,12 @@ fn main() {
     }
     let (generate, get_aa) = (get(&sync_calls, GENERATE), get(&sync_calls, GET_AA));
     check(
-        &mut failures,
+        failures,
         generate == roles as u64,
         format!("Generate calls = roles: {generate} = {roles}"),
     );
     check(
-        &mut failures,
+        failures,
         get_aa >= 2 * roles as u64,
         format!(
             "Get calls ≥ 2 per role: {get_aa} ≥ {} ({:.2} per role)",
@@ -380,7 +404,7 @@ fn main() {
         ),
     );
     check(
-        &mut failures,
+        failures,
         usage.by_arn.len() == roles && usage.failures.is_empty(),
         format!(
             "usage for every role: {} of {roles}, {} failures",
@@ -392,14 +416,27 @@ fn main() {
         println!("         e.g. {arn}: {why}");
     }
     check(
-        &mut failures,
+        failures,
         written == roles,
         format!("role files committed = roles: {written} = {roles}"),
     );
     println!();
+    (repo, store, roles)
+}
 
-    // ---- The merged pull request: 10% of the roles changed, committed with the git CLI.
-    let dir = repo.path().join("policies").join(&account);
+/// What the merged pull request changed, and the IAM calls applying it must make.
+struct Merged {
+    changed: Vec<String>,
+    kinds: BTreeMap<&'static str, usize>,
+    want_reads: u64,
+    want_gets: u64,
+    want_puts: u64,
+    want_deletes: u64,
+}
+
+/// The merged pull request: 10% of the roles changed, committed with the git CLI.
+fn merge_a_pull_request(repo: &Path, account: &str, n: usize) -> Merged {
+    let dir = repo.join("policies").join(account);
     let mut changed = Vec::new();
     let (mut want_reads, mut want_gets, mut want_puts, mut want_deletes) = (0u64, 0u64, 0u64, 0u64);
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
@@ -432,21 +469,45 @@ fn main() {
             .count() as u64;
         want_deletes += before.keys().filter(|k| !after.contains_key(*k)).count() as u64;
     }
-    git(repo.path(), &["add", "-A"]);
+    git(repo, &["add", "-A"]);
     git(
-        repo.path(),
+        repo,
         &["commit", "-q", "-m", "Merge pull request #1: rightsize"],
     );
-    let c = changed.len();
+    Merged {
+        changed,
+        kinds,
+        want_reads,
+        want_gets,
+        want_puts,
+        want_deletes,
+    }
+}
 
-    // ---- Apply.
+/// Apply.
+fn bench_apply(
+    store: &PolicyStore,
+    account: &str,
+    roles: usize,
+    merged: Merged,
+    failures: &mut Vec<String>,
+) {
+    let Merged {
+        changed,
+        kinds,
+        want_reads,
+        want_gets,
+        want_puts,
+        want_deletes,
+    } = merged;
+    let c = changed.len();
     let aws = connect();
     let opts = ApplyOptions {
         commit: true,
         ..Default::default()
     };
     let t = Instant::now();
-    let report = apply_account(&store, &aws, &account, &opts).unwrap();
+    let report = apply_account(store, &aws, account, &opts).unwrap();
     let apply_time = t.elapsed();
     let apply_calls = aws.calls.snapshot();
     let applied = report
@@ -481,7 +542,7 @@ fn main() {
     );
     println!("  checks:");
     check(
-        &mut failures,
+        failures,
         report.roles.len() == c && applied == c && report.recorded,
         format!(
             "every changed role applied and only those: {applied} applied of {} reported, {c} \
@@ -503,7 +564,7 @@ fn main() {
         );
     }
     check(
-        &mut failures,
+        failures,
         report.baseline_source == BaselineSource::LastSync,
         format!(
             "baseline from the sync commit: {:?}",
@@ -537,13 +598,13 @@ fn main() {
         ),
     ] {
         check(
-            &mut failures,
+            failures,
             got == want,
             format!("{op}: {got} = {want} ({what})"),
         );
     }
     check(
-        &mut failures,
+        failures,
         total == want_total,
         format!(
             "total {total} = {want_total}, all for the {c} changed roles: 0 calls for the {} \
@@ -551,11 +612,17 @@ fn main() {
             roles - c
         ),
     );
+}
 
-    // ---- Apply again: nothing changed since the recorded baseline.
+/// Apply again: nothing changed since the recorded baseline.
+fn bench_apply_again(store: &PolicyStore, account: &str, failures: &mut Vec<String>) {
+    let opts = ApplyOptions {
+        commit: true,
+        ..Default::default()
+    };
     let aws = connect();
     let t = Instant::now();
-    let again = apply_account(&store, &aws, &account, &opts).unwrap();
+    let again = apply_account(store, &aws, account, &opts).unwrap();
     let again_time = t.elapsed();
     let again_calls = aws.calls.total();
     println!(
@@ -565,7 +632,7 @@ fn main() {
         again.baseline_source
     );
     check(
-        &mut failures,
+        failures,
         again_calls == 0
             && again.roles.is_empty()
             && again.baseline_source == BaselineSource::Recorded,
@@ -575,13 +642,4 @@ fn main() {
             again.baseline_source
         ),
     );
-    println!();
-    println!("bench total: {}", secs(started.elapsed()));
-    if !failures.is_empty() {
-        eprintln!("{} check(s) failed:", failures.len());
-        for f in &failures {
-            eprintln!("  {f}");
-        }
-        std::process::exit(1);
-    }
 }

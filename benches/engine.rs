@@ -27,11 +27,16 @@ fn status_mb(key: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn main() {
-    let roles: usize = std::env::var("REPOKID_BENCH_ROLES")
+/// `REPOKID_BENCH_ROLES`, 10,000 when unset or not a number.
+fn bench_roles() -> usize {
+    std::env::var("REPOKID_BENCH_ROLES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(10_000)
+}
+
+fn main() {
+    let roles = bench_roles();
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
     let t = Instant::now();
     let catalog = Catalog::embedded();

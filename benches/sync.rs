@@ -253,10 +253,14 @@ fn main() {
         ms(median(&mut git_add_commit))
     );
 
-    // Where `repokid sync --inventory FILE` starts: reading the inventory file itself.
+    bench_inventory_read(&account, &roles);
+}
+
+/// Where `repokid sync --inventory FILE` starts: reading the inventory file itself.
+fn bench_inventory_read(account: &str, roles: &BTreeMap<String, PolicyMap>) {
     let role_list: Vec<repokid::engine::Role> = roles
         .iter()
-        .map(|(name, p)| repokid::engine::Role::new(&account, name, p.clone()))
+        .map(|(name, p)| repokid::engine::Role::new(account, name, p.clone()))
         .collect();
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("inventory.json");

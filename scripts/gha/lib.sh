@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared by the job scripts in scripts/gha/ (sourced, not run). Each workflow job runs exactly
-# one of those scripts; tests/workflows.rs runs the same scripts against moto and local git.
+# one of those scripts; tests/it/workflows/ runs the same scripts against moto and local git.
 #
 # Environment every script understands:
 #   REPOKID      the repokid binary: an absolute path outside the checkout the job works in (the
