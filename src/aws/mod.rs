@@ -92,6 +92,13 @@ pub struct AwsError {
     pub message: String,
 }
 
+// The AWS client implements the sources' traits; their error carries it boxed.
+impl From<AwsError> for crate::sources::SourceError {
+    fn from(e: AwsError) -> Self {
+        crate::sources::SourceError::Remote(Box::new(e))
+    }
+}
+
 impl AwsError {
     /// An error from an SDK call.
     pub fn from_sdk<E>(account: Option<&str>, call: impl Into<String>, err: &E) -> AwsError

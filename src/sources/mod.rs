@@ -38,9 +38,10 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
-    /// An AWS call failed (the error names the account and the call).
+    /// A live source failed: an AWS call (the error names the account and the call). Boxed so
+    /// the formats here do not depend on the AWS client, which implements these traits.
     #[error(transparent)]
-    Aws(#[from] crate::aws::AwsError),
+    Remote(Box<dyn std::error::Error + Send + Sync>),
     /// The Aardvark API failed (the error names the URL).
     #[error(transparent)]
     Aardvark(#[from] aardvark::AardvarkError),
