@@ -7,9 +7,11 @@
    through a `crate::`, `super::` or `self::` path (in a `use` or inline). A name reached through
    a re-export (`pub use`) is followed to the file that defines it, so a facade `mod.rs` that
    re-exports its children is not a dependency of theirs; `mod` declarations are not dependencies.
-4. Layers: src/engine/ names nothing outside src/engine/ (it is pure: no I/O, no wire format);
-   the formats (src/sources/) and sinks (src/store, src/github, src/aws, src/apply) never name the
-   CLI (src/cli/).
+   Nor between top-level modules of src/ (a folder or a file directly under src/).
+4. Layers (FORBIDDEN below): src/engine/ names nothing outside src/engine/ (it is pure: no I/O,
+   no wire format); the formats and sinks never name the flows (src/ops/) or the front ends
+   (src/github/, src/cli/); src/ops/ never names src/github/ or src/cli/; src/github/ never names
+   src/cli/.
 
 Prints every violation with the file and line, and exits 1 if there is one.
 Usage: scripts/check_shape.py [--graph]   (--graph prints the file dependency graph)
@@ -28,14 +30,18 @@ SRC = ROOT / "src"
 FORBIDDEN = [
     ("engine", ["sources", "store", "github", "aws", "cli", "ops", "apply", "verify", "filters",
                 "hooks", "settings", "review", "report", "synth"]),
-    ("sources", ["cli"]),
-    ("store", ["cli"]),
+    # Formats and sinks sit on the engine, side by side: none knows the flows or the front ends.
+    ("sources", ["cli", "ops", "github", "aws"]),
+    ("store", ["cli", "ops", "github", "aws", "sources"]),
+    ("aws", ["cli", "ops", "github"]),
+    ("apply", ["cli", "ops", "github", "aws"]),
+    ("verify", ["cli", "ops", "github", "aws"]),
+    ("filters", ["cli", "ops", "github"]),
+    ("review", ["cli", "ops", "github"]),
+    # Flows: the GitHub front end and the CLI build on them, never the other way round.
+    ("ops", ["cli", "github"]),
     ("github", ["cli"]),
-    ("aws", ["cli"]),
-    ("apply", ["cli"]),
-    ("filters", ["cli"]),
 ]
-
 
 def strip_comments_and_strings(text):
     """The text with comments, string and char literals blanked (newlines kept), so braces and
@@ -317,6 +323,18 @@ def main():
             comp = sorted(comp)
             edges = [f"{name(a)}:{graph[a][b]} → {name(b)}" for a in comp for b in comp if b in graph[a]]
             problems.append("import cycle between " + ", ".join(name(m) for m in comp) + ":\n    " + "\n    ".join(edges))
+    # The same between top-level modules (src/aws/ ↔ src/sources/ would be a cycle even when no
+    # two files form one), so each folder can be read knowing only the folders below it.
+    tops = {}
+    for m, ds in graph.items():
+        for d, line in ds.items():
+            if m[:1] and d[:1] and m[0] != d[0]:
+                tops.setdefault(m[0], {}).setdefault(d[0], f"{name(m)}:{line}")
+    for comp in sccs({t: list(ds) for t, ds in tops.items()}):
+        if len(comp) > 1:
+            comp = sorted(comp)
+            edges = [f"src/{a}/ → src/{b}/ ({tops[a][b]})" for a in comp for b in comp if b in tops.get(a, {})]
+            problems.append("import cycle between modules " + ", ".join(f"src/{t}/" for t in comp) + ":\n    " + "\n    ".join(edges))
     for layer, banned in FORBIDDEN:
         for m, ds in graph.items():
             if m[:1] != (layer,):
@@ -330,7 +348,7 @@ def main():
     if problems:
         print(f"\n{len(problems)} shape problem(s) (scripts/check_shape.py, ARCHITECTURE.md)")
         return 1
-    print(f"shape: {len(rust_files)} files, {len(crate.files)} library modules, no cycle, layers kept")
+    print(f"shape: {len(rust_files)} files, {len(crate.files)} library modules in {len(tops)} top-level modules, no cycle, layers kept")
     return 0
 
 
