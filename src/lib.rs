@@ -14,9 +14,12 @@
 //!   drift; [`aws`] implements it.
 //! * [`github`] — pushing proposal branches, pull requests, scheduling, comment commands.
 //! * [`verify`] — the check a pull request runs: files valid, and no new access, proved.
+//! * [`ops`] — the flows (sync, plan, propose, apply, rollback): a typed request in, a typed
+//!   report out.
 //! * [`cli`] — the `repokid` command line, a thin layer over the above.
 //! * [`synth`] — a seeded synthetic organisation, for benchmarks and property tests.
-
+//!
+//! ARCHITECTURE.md says what each module may import; `scripts/check_shape.py` checks it.
 //!
 //! # Library use
 //!
