@@ -24,8 +24,8 @@
 //! # Library use
 //!
 //! The operations the CLI runs are plain functions in [`ops`] — the equivalents of Repokid's
-//! `repokid.lib` (`update_role_cache` → [`ops::sync`], `display_role`/`repo_role` dry run →
-//! [`ops::plan`], `repo_role` → [`ops::propose`], then [`apply::apply_account`] after review; its
+//! `repokid.lib` (`update_role_cache` → [`ops::sync()`], `display_role`/`repo_role` dry run →
+//! [`ops::plan()`], `repo_role` → [`ops::propose()`], then [`apply::apply_account`] after review; its
 //! documentation has a runnable example with IAM kept in memory):
 //!
 //! ```

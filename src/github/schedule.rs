@@ -133,7 +133,7 @@ pub struct Schedule {
 }
 
 /// Schedules the planned proposals: accounts with an announced pull request still waiting are
-/// left as they are; the others are proposed ([`crate::ops::propose`]) with the schedule note
+/// left as they are; the others are proposed ([`crate::ops::propose()`]) with the schedule note
 /// heading the body, published with [`SCHEDULED_LABEL`], their head commit given a pending
 /// [`STATUS_CONTEXT`] status, and the `after-schedule` lifecycle hooks run.
 #[allow(clippy::too_many_arguments)]

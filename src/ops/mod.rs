@@ -3,7 +3,7 @@
 //!
 //! Each flow lives in its own module and is re-exported here: [`plan()`](plan::plan) (and
 //! [`plan::run`], which also reads the inputs), [`sync()`](sync::sync), [`propose()`](propose::propose),
-//! [`recheck::recheck`], [`rollback`]. The CLI (`src/cli/`) only turns arguments into these
+//! [`recheck::recheck`], [`rollback()`]. The CLI (`src/cli/`) only turns arguments into these
 //! requests and renders what they return.
 
 use crate::filters::{CommandFilterError, FilterConfigError};

@@ -9,7 +9,7 @@
 //!   the branch's head no longer grants that the *recorded state* granted. The recorded state is
 //!   the commit the branch's first proposal commit (`Repokid-Action: repo`) was written on, so a
 //!   sync commit the branch carries is part of it.
-//! * The re-plan ([`crate::ops::plan`] with [`PlanOptions::announced`]) may remove only from that
+//! * The re-plan ([`crate::ops::plan()`] with [`PlanOptions::announced`]) may remove only from that
 //!   set; whatever it keeps (used since the announcement, an opt-out made meanwhile, a hook's
 //!   verdict) is reported with its reason.
 //! * The verdict is [`Verdict::Unchanged`] (merge the head as it is), [`Verdict::Keep`] (the

@@ -26,7 +26,7 @@ pub struct Workspace {
     /// `[[hooks]]` commands with `batch = true`, to which library users may add their own
     /// [`BatchDecisionHook`]s.
     pub batch_hooks: Vec<Box<dyn BatchDecisionHook>>,
-    /// Hooks around [`propose`]: the `[[hooks]]` commands with `events`, to which library users
+    /// Hooks around [`propose`](super::propose()): the `[[hooks]]` commands with `events`, to which library users
     /// may add their own [`LifecycleHook`]s.
     pub lifecycle_hooks: Vec<Box<dyn LifecycleHook>>,
     /// Custom filters added by library users, run after the configured ones in every account.

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::engine::access::Finding;
 
-/// Everything [`verify`] found.
+/// Everything [`verify`](super::verify()) found.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     /// The base revision as given (`main`, `origin/main`).
@@ -172,7 +172,7 @@ pub struct Widening {
     pub added_sample: Vec<String>,
 }
 
-/// [`verify`] could not run (as opposed to finding problems, which are in the report).
+/// [`verify`](super::verify()) could not run (as opposed to finding problems, which are in the report).
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// A revision does not resolve to a commit.
